@@ -1,0 +1,769 @@
+namespace Craft
+
+// The pure core. Read Craft.Core.fsi first: it documents every type. The implementation follows
+// one pattern: each input is handled by a small function from the state (and the effects so far,
+// newest first) to a new state and effects; `settle` then restores the queue's invariants
+// (inbound events move into the queue while it has room; a waiting script gets the head).
+
+type Port = int
+type RequestId = int64
+type ClientId = int64
+type TimerId = int
+type PayloadId = int64
+type Millis = int64
+
+type Limits =
+    {
+        QueueCapacity: int
+        BacklogCapacity: int
+        ResponseDeadline: Millis
+        MaxMessageBytes: int
+    }
+
+[<RequireQualifiedAccess>]
+module Limits =
+    let defaults =
+        {
+            QueueCapacity = 256
+            BacklogCapacity = 4096
+            ResponseDeadline = 15_000L
+            MaxMessageBytes = 128 * 1024
+        }
+
+[<RequireQualifiedAccess>]
+type Event =
+    | HttpRequest of port: Port * request: RequestId
+    | WebSocketConnect of port: Port * client: ClientId
+    | WebSocketMessage of client: ClientId * data: byte array * binary: bool
+    | WebSocketClosed of client: ClientId * reason: string option * code: int option
+    | Timer of timer: TimerId
+    | Terminate
+    | Custom of name: string * payload: PayloadId
+
+[<RequireQualifiedAccess>]
+type Origin =
+    | Script
+    | Host
+
+[<RequireQualifiedAccess>]
+type Purpose =
+    | Http
+    | WebSocket
+
+[<RequireQualifiedAccess>]
+type RequestStage =
+    | Backlog
+    | Queued
+    | Held
+
+type Request =
+    {
+        Id: RequestId
+        Port: Port
+        Stage: RequestStage
+        Deadline: Millis
+    }
+
+[<RequireQualifiedAccess>]
+type ClientStage =
+    | Open
+    | Closing
+
+type Client =
+    {
+        Id: ClientId
+        Port: Port
+        Stage: ClientStage
+    }
+
+type Fifo<'T> =
+    private
+        {
+            Front: 'T list
+            Back: 'T list
+            Length: int
+        }
+
+    member q.Count = q.Length
+    member q.IsEmpty = q.Length = 0
+
+[<RequireQualifiedAccess>]
+module Fifo =
+    let empty<'T> : Fifo<'T> = { Front = []; Back = []; Length = 0 }
+
+    let enqueue x q =
+        { q with
+            Back = x :: q.Back
+            Length = q.Length + 1
+        }
+
+    let tryDequeue q =
+        match q.Front with
+        | x :: rest ->
+            Some(
+                x,
+                { q with
+                    Front = rest
+                    Length = q.Length - 1
+                }
+            )
+        | [] ->
+            match List.rev q.Back with
+            | [] -> None
+            | x :: rest ->
+                Some(
+                    x,
+                    {
+                        Front = rest
+                        Back = []
+                        Length = q.Length - 1
+                    }
+                )
+
+    let toList q = q.Front @ List.rev q.Back
+
+    let filter keep q =
+        let kept = toList q |> List.filter keep
+
+        {
+            Front = kept
+            Back = []
+            Length = List.length kept
+        }
+
+[<RequireQualifiedAccess>]
+type Due =
+    | Timer of TimerId
+    | Request of RequestId
+
+type State =
+    {
+        Limits: Limits
+        Now: Millis
+        Listeners: Set<Port>
+        WebSocketServers: Set<Port>
+        Binding: (Port * Purpose) list
+        Bound: Set<Port>
+        Requests: Map<RequestId, Request>
+        Clients: Map<ClientId, Client>
+        Queue: Fifo<Event>
+        Inbound: Fifo<Event>
+        Backlog: int
+        Waiting: bool
+        Timers: Map<TimerId, Millis>
+        Agenda: Set<Millis * Due>
+        NextTimerId: TimerId
+        NextClientId: ClientId
+        Dropped: int64
+        Stopped: bool
+    }
+
+[<RequireQualifiedAccess>]
+type Input =
+    | AddListener of port: Port
+    | RemoveListener of port: Port
+    | OpenWebSocketServer of port: Port
+    | CloseWebSocketServer of port: Port
+    | FlushResponse of request: RequestId
+    | CloseResponse of request: RequestId
+    | Send of client: ClientId * data: byte array * binary: bool
+    | CloseClient of client: ClientId * code: int * reason: string
+    | QueueEvent of name: string * payload: PayloadId * origin: Origin
+    | PullEvent
+    | StartTimer of delay: Millis
+    | CancelTimer of timer: TimerId
+    | Shutdown
+    | BindSucceeded of requested: Port * actual: Port
+    | BindFailed of requested: Port * reason: string
+    | RequestArrived of request: RequestId * port: Port * upgrade: bool
+    | MessageArrived of client: ClientId * data: byte array * binary: bool
+    | ClientClosed of client: ClientId * code: int option * reason: string option
+    | Terminate
+    | Tick of now: Millis
+
+[<RequireQualifiedAccess>]
+type Answer =
+    | Scripted
+    | Deadline
+    | Unavailable
+    | UpgradeRequired
+
+[<RequireQualifiedAccess>]
+type Reply =
+    | Listening of port: Port
+    | ServerOpened of port: Port
+    | PortInUse
+    | CouldNotOpen of reason: string
+    | Sent
+    | MessageTooLarge
+    | HandleClosed
+    | Done
+    | TimerStarted of timer: TimerId
+
+[<RequireQualifiedAccess>]
+type Effect =
+    | Bind of port: Port
+    | Release of port: Port
+    | Answer of request: RequestId * answer: Answer
+    | Flush of request: RequestId
+    | Accept of request: RequestId * client: ClientId
+    | Send of client: ClientId * data: byte array * binary: bool
+    | Close of client: ClientId * code: int * reason: string
+    | ResumeReading of client: ClientId
+    | Deliver of event: Event
+    | Discard of payload: PayloadId
+    | Reply of reply: Reply
+
+[<RequireQualifiedAccess>]
+module Core =
+    /// The close code and reason sent to every client when the computer shuts down.
+    [<Literal>]
+    let private GoingAway = 1001
+
+    let initial limits =
+        {
+            Limits = limits
+            Now = 0L
+            Listeners = Set.empty
+            WebSocketServers = Set.empty
+            Binding = []
+            Bound = Set.empty
+            Requests = Map.empty
+            Clients = Map.empty
+            Queue = Fifo.empty
+            Inbound = Fifo.empty
+            Backlog = 0
+            Waiting = false
+            Timers = Map.empty
+            Agenda = Set.empty
+            NextTimerId = 1
+            NextClientId = 1L
+            Dropped = 0L
+            Stopped = false
+        }
+
+    // Effects are accumulated newest first and reversed once at the end of `step`.
+    type private Acc = State * Effect list
+
+    let private emit effect ((s, fx): Acc) : Acc = s, effect :: fx
+
+    let private queueFull s =
+        not s.Inbound.IsEmpty || s.Queue.Count >= s.Limits.QueueCapacity
+
+    /// Whether an event counts against the inbound backlog's capacity while it waits there.
+    let private isBacklogged event =
+        match event with
+        | Event.HttpRequest _
+        | Event.WebSocketConnect _ -> true
+        | _ -> false
+
+    let private setDeadline (r: Request) deadline s =
+        { s with
+            Requests = Map.add r.Id { r with Deadline = deadline } s.Requests
+            Agenda =
+                s.Agenda
+                |> Set.remove (r.Deadline, Due.Request r.Id)
+                |> Set.add (deadline, Due.Request r.Id)
+        }
+
+    let private setStage id stage s =
+        match Map.tryFind id s.Requests with
+        | Some r ->
+            { s with
+                Requests = Map.add id { r with Stage = stage } s.Requests
+            }
+        | None -> s
+
+    let private forgetRequest (r: Request) s =
+        { s with
+            Requests = Map.remove r.Id s.Requests
+            Agenda = Set.remove (r.Deadline, Due.Request r.Id) s.Agenda
+        }
+
+    /// An event has just entered the queue: the bookkeeping that follows from it.
+    let private entered event ((s, fx): Acc) : Acc =
+        match event with
+        | Event.HttpRequest(_, id) ->
+            match Map.tryFind id s.Requests with
+            | Some r ->
+                // The script gets the whole deadline from the moment the event is queued.
+                let s =
+                    { s with
+                        Requests = Map.add id { r with Stage = RequestStage.Queued } s.Requests
+                    }
+
+                setDeadline { r with Stage = RequestStage.Queued } (s.Now + s.Limits.ResponseDeadline) s, fx
+            | None -> s, fx
+        | Event.WebSocketMessage(client, _, _) -> s, Effect.ResumeReading client :: fx
+        | _ -> s, fx
+
+    /// Network, timer and host events: into the queue when it has room and nothing waits before
+    /// them, otherwise to the back of the inbound backlog. Never dropped.
+    let private admit event ((s, fx): Acc) : Acc =
+        if queueFull s then
+            { s with
+                Inbound = Fifo.enqueue event s.Inbound
+                Backlog = if isBacklogged event then s.Backlog + 1 else s.Backlog
+            },
+            fx
+        else
+            entered
+                event
+                ({ s with
+                    Queue = Fifo.enqueue event s.Queue
+                 },
+                 fx)
+
+    /// Restore the invariants after any change: move inbound events into the queue while it has
+    /// room, and hand the head of the queue to a waiting script.
+    let rec private settle ((s, fx): Acc) : Acc =
+        if not s.Inbound.IsEmpty && s.Queue.Count < s.Limits.QueueCapacity then
+            match Fifo.tryDequeue s.Inbound with
+            | Some(event, rest) ->
+                let s =
+                    { s with
+                        Inbound = rest
+                        Queue = Fifo.enqueue event s.Queue
+                        Backlog = if isBacklogged event then s.Backlog - 1 else s.Backlog
+                    }
+
+                settle (entered event (s, fx))
+            | None -> s, fx
+        elif s.Waiting then
+            match Fifo.tryDequeue s.Queue with
+            | Some(event, rest) ->
+                let s = { s with Queue = rest; Waiting = false }
+
+                let s =
+                    match event with
+                    | Event.HttpRequest(_, id) -> setStage id RequestStage.Held s
+                    | _ -> s
+
+                settle (s, Effect.Deliver event :: fx)
+            | None -> s, fx
+        else
+            s, fx
+
+    let private answer (r: Request) how ((s, fx): Acc) : Acc =
+        forgetRequest r s, Effect.Answer(r.Id, how) :: fx
+
+    /// Answer 503 to a request that the script has not seen, taking its event out of the queue or
+    /// the backlog.
+    let private withdraw (r: Request) ((s, fx): Acc) : Acc =
+        let isIt event =
+            match event with
+            | Event.HttpRequest(_, id) -> id = r.Id
+            | _ -> false
+
+        let s =
+            match r.Stage with
+            | RequestStage.Backlog ->
+                { s with
+                    Inbound = Fifo.filter (isIt >> not) s.Inbound
+                    Backlog = s.Backlog - 1
+                }
+            | RequestStage.Queued ->
+                { s with
+                    Queue = Fifo.filter (isIt >> not) s.Queue
+                }
+            | RequestStage.Held -> s
+
+        answer r Answer.Unavailable (s, fx)
+
+    /// Close the port's socket if neither an HTTP listener nor a WebSocket server uses it now.
+    let private releaseIfUnused port ((s, fx): Acc) : Acc =
+        if
+            Set.contains port s.Bound
+            && not (Set.contains port s.Listeners || Set.contains port s.WebSocketServers)
+        then
+            { s with
+                Bound = Set.remove port s.Bound
+            },
+            Effect.Release port :: fx
+        else
+            s, fx
+
+    let private startBind port purpose ((s, fx): Acc) : Acc =
+        { s with
+            Binding = s.Binding @ [ port, purpose ]
+        },
+        Effect.Bind port :: fx
+
+    let private addListener port ((s, _) as acc: Acc) =
+        if s.Stopped then
+            emit (Effect.Reply(Reply.CouldNotOpen "the computer has shut down")) acc
+        elif port <> 0 && Set.contains port s.Listeners then
+            emit (Effect.Reply(Reply.Listening port)) acc
+        elif port <> 0 && Set.contains port s.Bound then
+            let s, fx = acc
+
+            { s with
+                Listeners = Set.add port s.Listeners
+            },
+            Effect.Reply(Reply.Listening port) :: fx
+        else
+            startBind port Purpose.Http acc
+
+    let private openWebSocketServer port ((s, _) as acc: Acc) =
+        if s.Stopped then
+            emit (Effect.Reply(Reply.CouldNotOpen "the computer has shut down")) acc
+        elif port <> 0 && Set.contains port s.WebSocketServers then
+            emit (Effect.Reply Reply.PortInUse) acc
+        elif port <> 0 && Set.contains port s.Bound then
+            let s, fx = acc
+
+            { s with
+                WebSocketServers = Set.add port s.WebSocketServers
+            },
+            Effect.Reply(Reply.ServerOpened port) :: fx
+        else
+            startBind port Purpose.WebSocket acc
+
+    let private bindSucceeded requested actual ((s, fx): Acc) : Acc =
+        let rec take before rest =
+            match rest with
+            | [] -> None
+            | (port, purpose) :: tail when port = requested -> Some(purpose, List.rev before @ tail)
+            | head :: tail -> take (head :: before) tail
+
+        match take [] s.Binding with
+        | Some(purpose, others) when not s.Stopped ->
+            let s =
+                { s with
+                    Binding = others
+                    Bound = Set.add actual s.Bound
+                }
+
+            match purpose with
+            | Purpose.Http ->
+                { s with
+                    Listeners = Set.add actual s.Listeners
+                },
+                Effect.Reply(Reply.Listening actual) :: fx
+            | Purpose.WebSocket ->
+                { s with
+                    WebSocketServers = Set.add actual s.WebSocketServers
+                },
+                Effect.Reply(Reply.ServerOpened actual) :: fx
+        | Some(_, others) -> { s with Binding = others }, Effect.Release actual :: fx
+        | None when Set.contains actual s.Bound -> s, fx
+        | None -> s, Effect.Release actual :: fx
+
+    let private bindFailed requested reason ((s, fx): Acc) : Acc =
+        let rec drop rest =
+            match rest with
+            | [] -> []
+            | (port, _) :: tail when port = requested -> tail
+            | head :: tail -> head :: drop tail
+
+        { s with Binding = drop s.Binding }, Effect.Reply(Reply.CouldNotOpen reason) :: fx
+
+    let private removeListener port ((s, _) as acc: Acc) =
+        if not (Set.contains port s.Listeners) then
+            acc
+        else
+            let waiting =
+                s.Requests
+                |> Map.toList
+                |> List.map snd
+                |> List.filter (fun r -> r.Port = port && r.Stage <> RequestStage.Held)
+
+            let acc =
+                { s with
+                    Listeners = Set.remove port s.Listeners
+                },
+                snd acc
+
+            let acc = List.fold (fun acc r -> withdraw r acc) acc waiting
+            releaseIfUnused port acc
+
+    let private closeWebSocketServer port ((s, fx): Acc) =
+        if Set.contains port s.WebSocketServers then
+            releaseIfUnused
+                port
+                ({ s with
+                    WebSocketServers = Set.remove port s.WebSocketServers
+                 },
+                 fx)
+        else
+            s, fx
+
+    let private requestArrived id port upgrade ((s, _) as acc: Acc) =
+        let full = queueFull s && s.Backlog >= s.Limits.BacklogCapacity
+
+        if s.Stopped || full then
+            emit (Effect.Answer(id, Answer.Unavailable)) acc
+        elif Map.containsKey id s.Requests then
+            // A shell must not reuse an id; the request already has its one answer coming.
+            acc
+        elif upgrade && Set.contains port s.WebSocketServers then
+            let client = s.NextClientId
+
+            let s =
+                { s with
+                    NextClientId = client + 1L
+                    Clients =
+                        Map.add
+                            client
+                            {
+                                Id = client
+                                Port = port
+                                Stage = ClientStage.Open
+                            }
+                            s.Clients
+                }
+
+            admit (Event.WebSocketConnect(port, client)) (s, Effect.Accept(id, client) :: snd acc)
+        elif Set.contains port s.Listeners then
+            let stage =
+                if queueFull s then
+                    RequestStage.Backlog
+                else
+                    RequestStage.Queued
+
+            let deadline = s.Now + s.Limits.ResponseDeadline
+
+            let s =
+                { s with
+                    Requests =
+                        Map.add
+                            id
+                            {
+                                Id = id
+                                Port = port
+                                Stage = stage
+                                Deadline = deadline
+                            }
+                            s.Requests
+                    Agenda = Set.add (deadline, Due.Request id) s.Agenda
+                }
+
+            admit (Event.HttpRequest(port, id)) (s, snd acc)
+        elif Set.contains port s.WebSocketServers then
+            emit (Effect.Answer(id, Answer.UpgradeRequired)) acc
+        else
+            emit (Effect.Answer(id, Answer.Unavailable)) acc
+
+    let private send client (data: byte array) binary ((s, _) as acc: Acc) =
+        match Map.tryFind client s.Clients with
+        | Some c when c.Stage = ClientStage.Open && not s.Stopped ->
+            if data.Length > s.Limits.MaxMessageBytes then
+                emit (Effect.Reply Reply.MessageTooLarge) acc
+            else
+                acc
+                |> emit (Effect.Send(client, data, binary))
+                |> emit (Effect.Reply Reply.Sent)
+        | _ -> emit (Effect.Reply Reply.HandleClosed) acc
+
+    let private closeClient client code (reason: string) ((s, _) as acc: Acc) =
+        match Map.tryFind client s.Clients with
+        | Some c when c.Stage = ClientStage.Open ->
+            let s =
+                { s with
+                    Clients = Map.add client { c with Stage = ClientStage.Closing } s.Clients
+                }
+
+            let reasonOpt = if reason = "" then None else Some reason
+
+            (s, Effect.Close(client, code, reason) :: snd acc)
+            |> admit (Event.WebSocketClosed(client, reasonOpt, Some code))
+            |> emit (Effect.Reply Reply.Done)
+        | _ -> emit (Effect.Reply Reply.Done) acc
+
+    let private clientClosed client code reason ((s, _) as acc: Acc) =
+        match Map.tryFind client s.Clients with
+        | Some c when c.Stage = ClientStage.Open ->
+            admit
+                (Event.WebSocketClosed(client, reason, code))
+                ({ s with
+                    Clients = Map.remove client s.Clients
+                 },
+                 snd acc)
+        | Some _ ->
+            { s with
+                Clients = Map.remove client s.Clients
+            },
+            snd acc
+        | None -> acc
+
+    let private messageArrived client data binary ((s, _) as acc: Acc) =
+        match Map.tryFind client s.Clients with
+        | Some c when c.Stage = ClientStage.Open -> admit (Event.WebSocketMessage(client, data, binary)) acc
+        // The script closed it: nothing more is shown, but the reader keeps draining to the close.
+        | _ -> emit (Effect.ResumeReading client) acc
+
+    let private queueEvent name payload origin ((s, _) as acc: Acc) =
+        if s.Stopped then
+            emit (Effect.Discard payload) acc
+        else
+            match origin with
+            | Origin.Host -> admit (Event.Custom(name, payload)) acc
+            | Origin.Script when s.Queue.Count < s.Limits.QueueCapacity ->
+                let s, fx = acc
+
+                { s with
+                    Queue = Fifo.enqueue (Event.Custom(name, payload)) s.Queue
+                },
+                fx
+            | Origin.Script ->
+                let s, fx = acc
+                { s with Dropped = s.Dropped + 1L }, Effect.Discard payload :: fx
+
+    let private startTimer delay ((s, fx): Acc) : Acc =
+        let id = s.NextTimerId
+        let due = s.Now + max 0L delay
+
+        let s =
+            { s with
+                NextTimerId = id + 1
+                Timers = Map.add id due s.Timers
+                Agenda =
+                    if s.Stopped then
+                        s.Agenda
+                    else
+                        Set.add (due, Due.Timer id) s.Agenda
+            }
+
+        s, Effect.Reply(Reply.TimerStarted id) :: fx
+
+    let private cancelTimer id ((s, fx): Acc) : Acc =
+        match Map.tryFind id s.Timers with
+        | Some due ->
+            { s with
+                Timers = Map.remove id s.Timers
+                Agenda = Set.remove (due, Due.Timer id) s.Agenda
+            },
+            fx
+        | None -> s, fx
+
+    let private flushResponse id ((s, _) as acc: Acc) =
+        match Map.tryFind id s.Requests with
+        | Some r when r.Stage = RequestStage.Held ->
+            // A streaming response gets a fresh deadline with every flush: it is idle time, not
+            // the length of the stream, that is limited.
+            let s = setDeadline r (s.Now + s.Limits.ResponseDeadline) s
+            (s, snd acc) |> emit (Effect.Flush id) |> emit (Effect.Reply Reply.Done)
+        | _ -> emit (Effect.Reply Reply.HandleClosed) acc
+
+    let private closeResponse id ((s, _) as acc: Acc) =
+        match Map.tryFind id s.Requests with
+        | Some r when r.Stage = RequestStage.Held -> answer r Answer.Scripted acc
+        | _ -> acc
+
+    /// Timers and deadlines up to `now` fall due, oldest first.
+    let private tick now ((s, fx): Acc) : Acc =
+        let s = { s with Now = max now s.Now }
+
+        let rec loop ((s, _) as acc: Acc) =
+            if Set.isEmpty s.Agenda then
+                acc
+            else
+                let (due, what) as item = Set.minElement s.Agenda
+
+                if due > s.Now then
+                    acc
+                else
+                    let s =
+                        { s with
+                            Agenda = Set.remove item s.Agenda
+                        }
+
+                    let acc =
+                        match what with
+                        | Due.Timer id ->
+                            admit
+                                (Event.Timer id)
+                                ({ s with
+                                    Timers = Map.remove id s.Timers
+                                 },
+                                 snd acc)
+                        | Due.Request id ->
+                            match Map.tryFind id s.Requests with
+                            | Some r when r.Stage = RequestStage.Held -> answer r Answer.Deadline (s, snd acc)
+                            | Some r -> withdraw r (s, snd acc)
+                            | None -> s, snd acc
+
+                    loop acc
+
+        loop (s, fx)
+
+    let private shutdown ((s, fx): Acc) : Acc =
+        if s.Stopped then
+            s, fx
+        else
+            let discards =
+                Fifo.toList s.Queue @ Fifo.toList s.Inbound
+                |> List.choose (fun event ->
+                    match event with
+                    | Event.Custom(_, payload) -> Some(Effect.Discard payload)
+                    | _ -> None)
+
+            let answers =
+                s.Requests
+                |> Map.toList
+                |> List.map (fun (id, _) -> Effect.Answer(id, Answer.Unavailable))
+
+            let closes =
+                s.Clients
+                |> Map.toList
+                |> List.choose (fun (id, c) ->
+                    match c.Stage with
+                    | ClientStage.Open -> Some(Effect.Close(id, GoingAway, "Going away"))
+                    | ClientStage.Closing -> None)
+
+            let releases = s.Bound |> Set.toList |> List.map Effect.Release
+
+            let stopped =
+                { initial s.Limits with
+                    Now = s.Now
+                    NextTimerId = s.NextTimerId
+                    NextClientId = s.NextClientId
+                    Dropped = s.Dropped
+                    Stopped = true
+                }
+
+            stopped, List.rev (discards @ answers @ closes @ releases) @ fx
+
+    let step input state =
+        let acc: Acc = state, []
+
+        let acc =
+            match input with
+            | Input.AddListener port -> addListener port acc
+            | Input.RemoveListener port -> removeListener port acc
+            | Input.OpenWebSocketServer port -> openWebSocketServer port acc
+            | Input.CloseWebSocketServer port -> closeWebSocketServer port acc
+            | Input.FlushResponse id -> flushResponse id acc
+            | Input.CloseResponse id -> closeResponse id acc
+            | Input.Send(client, data, binary) -> send client data binary acc
+            | Input.CloseClient(client, code, reason) -> closeClient client code reason acc
+            | Input.QueueEvent(name, payload, origin) -> queueEvent name payload origin acc
+            | Input.PullEvent ->
+                let s, fx = acc
+                (if s.Stopped then s else { s with Waiting = true }), fx
+            | Input.StartTimer delay -> startTimer delay acc
+            | Input.CancelTimer id -> cancelTimer id acc
+            | Input.Shutdown -> shutdown acc
+            | Input.BindSucceeded(requested, actual) -> bindSucceeded requested actual acc
+            | Input.BindFailed(requested, reason) -> bindFailed requested reason acc
+            | Input.RequestArrived(id, port, upgrade) -> requestArrived id port upgrade acc
+            | Input.MessageArrived(client, data, binary) -> messageArrived client data binary acc
+            | Input.ClientClosed(client, code, reason) -> clientClosed client code reason acc
+            | Input.Terminate -> if (fst acc).Stopped then acc else admit Event.Terminate acc
+            | Input.Tick now -> tick now acc
+
+        let s, fx = settle acc
+        s, List.rev fx
+
+    let nextWake state =
+        if Set.isEmpty state.Agenda then
+            None
+        else
+            Some(fst (Set.minElement state.Agenda))
+
+    let isOpen client state =
+        match Map.tryFind client state.Clients with
+        | Some c -> c.Stage = ClientStage.Open && not state.Stopped
+        | None -> false
+
+    let isPending request state = Map.containsKey request state.Requests

@@ -1,0 +1,296 @@
+/// The pure core of a Craft computer: listeners, WebSocket servers, clients, pending requests,
+/// timers and the event queue as immutable data, changed only by `Core.step`.
+///
+/// Nothing here performs I/O, reads a clock, starts a thread or mutates shared state. Time
+/// arrives as data (`Input.Tick`), and everything the world must do arrives back as data
+/// (`Effect`), which a shell carries out. A step never throws for an expected outcome: a port in
+/// use, a closed handle or an oversized message are replies.
+namespace Craft
+
+/// A TCP port number (0..65535; 0 asks the system for a free one).
+type Port = int
+
+/// Identifies one HTTP request. Assigned by the shell; unique for the computer's lifetime.
+type RequestId = int64
+
+/// Identifies one WebSocket client. Assigned by the core; never reused by a computer.
+type ClientId = int64
+
+/// Identifies one timer started by the script.
+type TimerId = int
+
+/// Identifies the parameters of an event queued by the script or the host. The parameters
+/// themselves (Lua values) stay with the host; the core only orders the events.
+type PayloadId = int64
+
+/// Milliseconds on the computer's clock (the shell decides where zero is).
+type Millis = int64
+
+/// The limits the core enforces. Every one is configurable; `Limits.defaults` gives SPEC's values.
+type Limits =
+    {
+        /// Events the queue holds at most (CraftOS: 256). Script events beyond it are dropped.
+        QueueCapacity: int
+        /// Network requests and connections that may wait for room in the queue (default 4096).
+        /// Past it they are answered 503.
+        BacklogCapacity: int
+        /// How long the script has to close a response after its event was queued (default 15 s).
+        ResponseDeadline: Millis
+        /// Largest WebSocket message the script may send (default 128 KiB).
+        MaxMessageBytes: int
+    }
+
+[<RequireQualifiedAccess>]
+module Limits =
+    /// SPEC's defaults: queue 256, backlog 4096, deadline 15 s, messages 128 KiB.
+    val defaults: Limits
+
+/// An event as the script sees it, in the order it sees them.
+[<RequireQualifiedAccess>]
+type Event =
+    /// `http_request(port, req, res)`.
+    | HttpRequest of port: Port * request: RequestId
+    /// `websocket_server_connect(port, handle)`.
+    | WebSocketConnect of port: Port * client: ClientId
+    /// `websocket_server_message(clientID, message, isBinary)`. The array is never mutated.
+    | WebSocketMessage of client: ClientId * data: byte array * binary: bool
+    /// `websocket_server_closed(clientID, reason, code)`.
+    | WebSocketClosed of client: ClientId * reason: string option * code: int option
+    /// `timer(id)`.
+    | Timer of timer: TimerId
+    /// `terminate`.
+    | Terminate
+    /// Any other event, queued by `os.queueEvent` or by the host; its parameters stay with the host.
+    | Custom of name: string * payload: PayloadId
+
+/// Who queued a `Custom` event. The script's events are dropped when the queue is full (as in
+/// CraftOS); the host's wait in the backlog like network events.
+[<RequireQualifiedAccess>]
+type Origin =
+    | Script
+    | Host
+
+/// What a bind is for.
+[<RequireQualifiedAccess>]
+type Purpose =
+    | Http
+    | WebSocket
+
+/// Where an HTTP request is in its life.
+[<RequireQualifiedAccess>]
+type RequestStage =
+    /// Waiting in the inbound backlog for room in the event queue.
+    | Backlog
+    /// Its `http_request` event is in the queue.
+    | Queued
+    /// Its event was delivered; the script holds the handles.
+    | Held
+
+/// A request that has not been answered yet.
+type Request =
+    {
+        Id: RequestId
+        Port: Port
+        Stage: RequestStage
+        /// When it is answered without the script (503 while waiting, the buffered response once held).
+        Deadline: Millis
+    }
+
+[<RequireQualifiedAccess>]
+type ClientStage =
+    /// Connected; its events flow.
+    | Open
+    /// The script closed it; its closed event is queued, the connection is finishing.
+    | Closing
+
+/// A connected WebSocket client.
+type Client =
+    {
+        Id: ClientId
+        Port: Port
+        Stage: ClientStage
+    }
+
+/// A persistent first-in first-out queue with a count.
+type Fifo<'T> =
+    private
+        {
+            Front: 'T list
+            Back: 'T list
+            Length: int
+        }
+
+    member Count: int
+    member IsEmpty: bool
+
+[<RequireQualifiedAccess>]
+module Fifo =
+    val empty<'T> : Fifo<'T>
+    val enqueue: 'T -> Fifo<'T> -> Fifo<'T>
+    val tryDequeue: Fifo<'T> -> ('T * Fifo<'T>) option
+    val toList: Fifo<'T> -> 'T list
+    val filter: ('T -> bool) -> Fifo<'T> -> Fifo<'T>
+
+/// Something scheduled in time.
+[<RequireQualifiedAccess>]
+type Due =
+    | Timer of TimerId
+    | Request of RequestId
+
+/// The whole state of one computer.
+type State =
+    {
+        Limits: Limits
+        /// The latest time the core was told.
+        Now: Millis
+        /// Ports with an HTTP listener.
+        Listeners: Set<Port>
+        /// Ports with a WebSocket server.
+        WebSocketServers: Set<Port>
+        /// Binds asked for and not yet reported, oldest first.
+        Binding: (Port * Purpose) list
+        /// Ports whose socket is open (a listener or a WebSocket server, or both, uses them).
+        Bound: Set<Port>
+        Requests: Map<RequestId, Request>
+        Clients: Map<ClientId, Client>
+        /// The event queue, at most `Limits.QueueCapacity` long.
+        Queue: Fifo<Event>
+        /// Events from the network, timers and the host waiting for room in the queue, in order.
+        Inbound: Fifo<Event>
+        /// HTTP requests and upgrades in `Inbound` (bounded by `Limits.BacklogCapacity`).
+        Backlog: int
+        /// The script asked for an event and none was there yet.
+        Waiting: bool
+        Timers: Map<TimerId, Millis>
+        /// Timers and request deadlines by time.
+        Agenda: Set<Millis * Due>
+        NextTimerId: TimerId
+        NextClientId: ClientId
+        /// Events the script queued while the queue was full.
+        Dropped: int64
+        /// The computer has shut down.
+        Stopped: bool
+    }
+
+/// Everything that can happen to a computer: what the script asks, and what the world reports.
+[<RequireQualifiedAccess>]
+type Input =
+    // The script.
+    /// `http.addListener(port)`.
+    | AddListener of port: Port
+    /// `http.removeListener(port)`.
+    | RemoveListener of port: Port
+    /// `http.websocketServer(port)`.
+    | OpenWebSocketServer of port: Port
+    /// `server.close()`.
+    | CloseWebSocketServer of port: Port
+    /// `res.flush()`: the response starts streaming.
+    | FlushResponse of request: RequestId
+    /// `res.close()`: the response is complete.
+    | CloseResponse of request: RequestId
+    /// `client.send(message, binary)`.
+    | Send of client: ClientId * data: byte array * binary: bool
+    /// `client.close(code, reason)`.
+    | CloseClient of client: ClientId * code: int * reason: string
+    /// `os.queueEvent(name, ...)` (script) or `Computer.QueueEvent` (host).
+    | QueueEvent of name: string * payload: PayloadId * origin: Origin
+    /// The script waits for its next event.
+    | PullEvent
+    /// `os.startTimer(seconds)`, in milliseconds.
+    | StartTimer of delay: Millis
+    /// `os.cancelTimer(id)`.
+    | CancelTimer of timer: TimerId
+    /// The script ended (returned, failed or called `os.shutdown()`).
+    | Shutdown
+    // The world.
+    /// A bind asked for by `Effect.Bind` succeeded on `actual` (which differs from 0 when 0 was asked).
+    | BindSucceeded of requested: Port * actual: Port
+    /// A bind asked for by `Effect.Bind` failed.
+    | BindFailed of requested: Port * reason: string
+    /// A whole request arrived on a port; `upgrade` when it asks for a WebSocket.
+    | RequestArrived of request: RequestId * port: Port * upgrade: bool
+    /// A whole message arrived from a client.
+    | MessageArrived of client: ClientId * data: byte array * binary: bool
+    /// A client's connection ended: the peer's close code and reason, or 1006 on a network error.
+    | ClientClosed of client: ClientId * code: int option * reason: string option
+    /// Ctrl-C, SIGTERM or cancellation: a `terminate` event.
+    | Terminate
+    /// The clock reads `now`: timers and deadlines up to it fall due.
+    | Tick of now: Millis
+
+/// How a request is answered.
+[<RequireQualifiedAccess>]
+type Answer =
+    /// With the response the script built.
+    | Scripted
+    /// The deadline passed while the script held it: what was buffered, as CraftOS does.
+    | Deadline
+    /// 503 with `Retry-After`: overload, a removed listener, a deadline passed while waiting, shutdown.
+    | Unavailable
+    /// 426: a plain request to a port where only a WebSocket server listens.
+    | UpgradeRequired
+
+/// The outcome of a script's request that it waits for.
+[<RequireQualifiedAccess>]
+type Reply =
+    /// An HTTP listener is on this port.
+    | Listening of port: Port
+    /// A WebSocket server is on this port.
+    | ServerOpened of port: Port
+    /// This computer already has a WebSocket server on the port.
+    | PortInUse
+    /// The port could not be bound.
+    | CouldNotOpen of reason: string
+    /// The message was handed to the connection.
+    | Sent
+    /// The message is larger than `Limits.MaxMessageBytes`.
+    | MessageTooLarge
+    /// The handle was closed (by the script, the peer, the deadline or shutdown).
+    | HandleClosed
+    /// Done.
+    | Done
+    /// A timer started.
+    | TimerStarted of timer: TimerId
+
+/// What the shell must do, in order.
+[<RequireQualifiedAccess>]
+type Effect =
+    /// Open a listening socket on the port (0: any free port), then report `BindSucceeded` or `BindFailed`.
+    | Bind of port: Port
+    /// Close the port's listening socket; connections already accepted may finish.
+    | Release of port: Port
+    /// Answer the request, once.
+    | Answer of request: RequestId * answer: Answer
+    /// Send the response's status line, headers and buffered body now, and stream what follows.
+    | Flush of request: RequestId
+    /// Complete the WebSocket handshake of a request; the connection is the client `client`.
+    | Accept of request: RequestId * client: ClientId
+    /// Send a whole message to a client.
+    | Send of client: ClientId * data: byte array * binary: bool
+    /// Send a close frame and close the connection.
+    | Close of client: ClientId * code: int * reason: string
+    /// The client's last message entered the queue: read its next one.
+    | ResumeReading of client: ClientId
+    /// Resume the script with this event.
+    | Deliver of event: Event
+    /// An event the script queued was dropped (queue full): free its parameters.
+    | Discard of payload: PayloadId
+    /// Give the script the outcome of what it asked.
+    | Reply of reply: Reply
+
+[<RequireQualifiedAccess>]
+module Core =
+    /// A new computer's state.
+    val initial: Limits -> State
+
+    /// Apply one input. Total: defined for every input in every state; never throws.
+    val step: Input -> State -> State * Effect list
+
+    /// The earliest time a timer or a deadline falls due, if any: the shell should `Tick` then.
+    val nextWake: State -> Millis option
+
+    /// Whether the client handle is still usable for `send` and `receive`.
+    val isOpen: ClientId -> State -> bool
+
+    /// Whether the request's response handle is still usable (not answered yet).
+    val isPending: RequestId -> State -> bool

@@ -1,0 +1,585 @@
+/// Properties and examples for the pure core (`Craft.Core.fs`).
+module Craft.Tests.CoreTests
+
+open Craft
+open Craft.Tests.Generators
+open Expecto
+
+let private config =
+    { FsCheckConfig.defaultConfig with
+        arbitrary = [ typeof<Arbitraries> ]
+        maxTest = 300
+    }
+
+let private property name (body: Scenario -> unit) = testPropertyWithConfig config name body
+
+let private answersOf (steps: Step list) =
+    effects steps
+    |> List.choose (function
+        | Effect.Answer(id, how) -> Some(id, Choice1Of2 how)
+        | Effect.Accept(id, client) -> Some(id, Choice2Of2 client)
+        | _ -> None)
+
+let private arrivals (steps: Step list) =
+    steps
+    |> List.choose (fun s ->
+        match s.Input with
+        | Input.RequestArrived(id, _, _) -> Some id
+        | _ -> None)
+
+/// The events of one client that the script saw, in order.
+let private clientEvents client events =
+    events
+    |> List.filter (function
+        | Event.WebSocketConnect(_, c)
+        | Event.WebSocketMessage(c, _, _)
+        | Event.WebSocketClosed(c, _, _) -> c = client
+        | _ -> false)
+
+let private acceptedClients steps =
+    effects steps
+    |> List.choose (function
+        | Effect.Accept(_, c) -> Some c
+        | _ -> None)
+
+let properties =
+    testList
+        "core properties"
+        [
+            property "every accepted request gets exactly one answer, and none is left after shutdown"
+            <| fun scenario ->
+                let steps = run scenario
+                let answers = answersOf steps |> List.countBy fst |> Map.ofList
+
+                for id in arrivals steps do
+                    let count = Map.tryFind id answers |> Option.defaultValue 0
+                    Expect.equal count 1 $"request {id} answered {count} times"
+
+                Expect.isEmpty (List.last steps).After.Requests "requests left after shutdown"
+
+            property "no http_request for a port is delivered after removeListener; its queued requests get 503"
+            <| fun scenario ->
+                let steps = runWith true false scenario
+
+                steps
+                |> List.fold
+                    (fun (listening: Set<Port>) step ->
+                        match step.Input with
+                        | Input.RemoveListener p when step.Before.Listeners.Contains p ->
+                            let waiting =
+                                step.Before.Requests
+                                |> Map.filter (fun _ r -> r.Port = p && r.Stage <> RequestStage.Held)
+
+                            for KeyValue(id, _) in waiting do
+                                Expect.contains
+                                    step.Effects
+                                    (Effect.Answer(id, Answer.Unavailable))
+                                    "queued request not answered 503"
+
+                            Set.remove p listening
+                        | _ ->
+                            for e in step.Effects do
+                                match e with
+                                | Effect.Deliver(Event.HttpRequest(p, _)) ->
+                                    Expect.isTrue (listening.Contains p) $"http_request delivered for removed port {p}"
+                                | _ -> ()
+
+                            step.After.Listeners)
+                    Set.empty
+                |> ignore
+
+            property "per client: connect, then its messages in arrival order, then exactly one closed"
+            <| fun scenario ->
+                // Shutdown ends every event, so this one looks at runs that drain instead.
+                let scenario =
+                    { scenario with
+                        Commands = scenario.Commands |> List.filter ((<>) Shutdown)
+                    }
+
+                let steps = runWith true false scenario
+                let events = delivered steps
+
+                for client in acceptedClients steps do
+                    let seen = clientEvents client events
+
+                    let arrived =
+                        steps
+                        |> List.choose (fun s ->
+                            match s.Input with
+                            | Input.MessageArrived(c, data, _) when c = client && Core.isOpen c s.Before -> Some data
+                            | _ -> None)
+
+                    let closedByEither =
+                        steps
+                        |> List.exists (fun s ->
+                            match s.Input with
+                            | Input.ClientClosed(c, _, _)
+                            | Input.CloseClient(c, _, _) -> c = client && Core.isOpen c s.Before
+                            | _ -> false)
+
+                    match seen with
+                    | Event.WebSocketConnect _ :: rest ->
+                        let messages, tail =
+                            rest
+                            |> List.partition (function
+                                | Event.WebSocketMessage _ -> true
+                                | _ -> false)
+
+                        let messageData =
+                            messages
+                            |> List.map (function
+                                | Event.WebSocketMessage(_, d, _) -> d
+                                | _ -> [||])
+
+                        Expect.equal messageData arrived "messages out of order, lost or invented"
+                        Expect.isTrue (List.take messages.Length rest = messages) "a message after closed"
+
+                        match tail with
+                        | [] -> Expect.isFalse closedByEither "closed but no closed event"
+                        | [ Event.WebSocketClosed _ ] -> Expect.isTrue closedByEither "closed event without a close"
+                        | _ -> failtest $"more than one closed event: {tail}"
+                    | other -> failtest $"client {client}: first event is not connect: {other}"
+
+            property "remove, close and shutdown are idempotent: twice equals once"
+            <| fun scenario ->
+                let steps =
+                    run
+                        { scenario with
+                            Commands = scenario.Commands
+                        }
+
+                for step in steps do
+                    let s = step.Before
+
+                    let inputs =
+                        [
+                            for p in [ 0; 1; 2; 3 ] do
+                                Input.RemoveListener p
+                                Input.CloseWebSocketServer p
+                            for KeyValue(id, _) in s.Requests do
+                                Input.CloseResponse id
+                            for KeyValue(c, _) in s.Clients do
+                                Input.CloseClient(c, 1000, "")
+                            Input.Shutdown
+                        ]
+
+                    for input in inputs do
+                        let once, _ = Core.step input s
+                        let twice, again = Core.step input once
+                        Expect.equal twice once $"{input} changed the state a second time"
+
+                        let extra =
+                            again
+                            |> List.filter (function
+                                | Effect.Reply Reply.Done -> false
+                                | _ -> true)
+
+                        Expect.isEmpty extra $"{input} had effects a second time"
+
+            property "the queue never exceeds its cap; script events beyond it are dropped and counted"
+            <| fun scenario ->
+                for step in run scenario do
+                    let s = step.After
+                    Expect.isLessThanOrEqual s.Queue.Count s.Limits.QueueCapacity "queue over its cap"
+                    Expect.isLessThanOrEqual s.Backlog s.Limits.BacklogCapacity "backlog over its cap"
+
+                    if not s.Inbound.IsEmpty then
+                        Expect.equal s.Queue.Count s.Limits.QueueCapacity "events wait inbound while the queue has room"
+
+                    match step.Input with
+                    | Input.QueueEvent(_, payload, Origin.Script) when not step.Before.Stopped ->
+                        let dropped = s.Dropped - step.Before.Dropped
+                        let discarded = List.contains (Effect.Discard payload) step.Effects
+                        Expect.equal (dropped = 1L) discarded "a drop is counted exactly when the payload is discarded"
+                        Expect.equal discarded (step.Before.Queue.Count >= s.Limits.QueueCapacity) "dropped with room"
+                    | Input.QueueEvent(_, payload, Origin.Host) when not step.Before.Stopped ->
+                        Expect.isFalse (List.contains (Effect.Discard payload) step.Effects) "a host event was dropped"
+                    | Input.RequestArrived(id, _, _) ->
+                        let kept = step.After.Requests.ContainsKey id
+
+                        let answered =
+                            step.Effects
+                            |> List.exists (function
+                                | Effect.Answer(r, _)
+                                | Effect.Accept(r, _) -> r = id
+                                | _ -> false)
+
+                        Expect.isTrue (kept <> answered) "a request neither kept nor answered (or both)"
+                    | _ -> ()
+
+            property "a removed port can be listened on again; a shared port is released only when both are gone"
+            <| fun scenario ->
+                for step in run scenario do
+                    let s = step.After
+
+                    Expect.equal
+                        s.Bound
+                        (Set.union s.Listeners s.WebSocketServers)
+                        "bound ports are exactly the used ones"
+
+                    for e in step.Effects do
+                        match e with
+                        | Effect.Release p ->
+                            Expect.isFalse
+                                (s.Listeners.Contains p || s.WebSocketServers.Contains p)
+                                "released a used port"
+                        | _ -> ()
+
+                    if not s.Stopped then
+                        for p in [ 1; 2; 3 ] do
+                            if not (s.Bound.Contains p) then
+                                let _, fx = Core.step (Input.AddListener p) s
+                                Expect.equal fx [ Effect.Bind p ] $"port {p} not bindable again"
+
+            property "shutdown answers every pending request, closes every client and releases every port"
+            <| fun scenario ->
+                let steps = runWith false false scenario
+
+                let s =
+                    match steps with
+                    | [] -> Core.initial scenario.Limits
+                    | _ -> (List.last steps).After
+
+                let after, fx = Core.step Input.Shutdown s
+
+                if not s.Stopped then
+                    for KeyValue(id, _) in s.Requests do
+                        Expect.contains fx (Effect.Answer(id, Answer.Unavailable)) "pending request not answered"
+
+                    for KeyValue(c, client) in s.Clients do
+                        if client.Stage = ClientStage.Open then
+                            Expect.contains fx (Effect.Close(c, 1001, "Going away")) "client not closed with 1001"
+
+                    for p in s.Bound do
+                        Expect.contains fx (Effect.Release p) "port not released"
+
+                Expect.isTrue after.Stopped "not stopped"
+                Expect.isEmpty after.Requests "requests remain"
+                Expect.isEmpty after.Bound "ports remain"
+                Expect.equal after.Queue.Count 0 "events remain"
+
+            property "events are delivered in the order they entered the queue"
+            <| fun scenario ->
+                for step in run scenario do
+                    let pending (s: State) =
+                        Fifo.toList s.Queue @ Fifo.toList s.Inbound
+
+                    let withdrawn =
+                        step.Effects
+                        |> List.choose (function
+                            | Effect.Answer(id, _) -> Some id
+                            | _ -> None)
+                        |> Set.ofList
+
+                    let before =
+                        pending step.Before
+                        |> List.filter (function
+                            | Event.HttpRequest(_, id) -> not (withdrawn.Contains id)
+                            | _ -> true)
+
+                    let deliveredNow =
+                        step.Effects
+                        |> List.choose (function
+                            | Effect.Deliver e -> Some e
+                            | _ -> None)
+
+                    let now = deliveredNow @ pending step.After
+
+                    if not step.After.Stopped then
+                        Expect.isLessThanOrEqual before.Length now.Length "events vanished"
+                        Expect.equal (List.take before.Length now) before "events reordered"
+
+            property "client ids are unique for the computer's lifetime"
+            <| fun scenario ->
+                let ids = acceptedClients (run scenario)
+                Expect.equal (List.distinct ids) ids "a client id was reused"
+                Expect.equal (List.sort ids) ids "client ids not increasing"
+        ]
+
+// ---- Examples: one per rule of SPEC that the core decides. ----
+
+let private stepAll inputs state =
+    inputs
+    |> List.fold
+        (fun (s, fx) input ->
+            let s', fx' = Core.step input s
+            s', fx @ fx')
+        (state, [])
+
+let private start = Core.initial Limits.defaults
+
+let private listening port =
+    fst (stepAll [ Input.AddListener port; Input.BindSucceeded(port, port) ] start)
+
+let examples =
+    testList
+        "core examples"
+        [
+            test "addListener binds, then replies with the bound port" {
+                let s, fx = Core.step (Input.AddListener 8080) start
+                Expect.equal fx [ Effect.Bind 8080 ] "bind first"
+                let s, fx = Core.step (Input.BindSucceeded(8080, 8080)) s
+                Expect.equal fx [ Effect.Reply(Reply.Listening 8080) ] "then the port"
+                Expect.isTrue (s.Bound.Contains 8080) "bound"
+            }
+
+            test "port 0 replies with the port the system chose" {
+                let _, fx = stepAll [ Input.AddListener 0; Input.BindSucceeded(0, 41234) ] start
+                Expect.contains fx (Effect.Reply(Reply.Listening 41234)) "chosen port"
+            }
+
+            test "a port already listened on: nothing changes" {
+                let s = listening 8080
+                let s2, fx = Core.step (Input.AddListener 8080) s
+                Expect.equal fx [ Effect.Reply(Reply.Listening 8080) ] "no new bind"
+                Expect.equal s2 s "same state"
+            }
+
+            test "a failed bind is a reply, not an exception" {
+                let _, fx =
+                    stepAll [ Input.AddListener 80; Input.BindFailed(80, "Permission denied") ] start
+
+                Expect.contains fx (Effect.Reply(Reply.CouldNotOpen "Permission denied")) "reason"
+            }
+
+            test "a second WebSocket server on a port: port in use" {
+                let s, _ =
+                    stepAll [ Input.OpenWebSocketServer 9000; Input.BindSucceeded(9000, 9000) ] start
+
+                let _, fx = Core.step (Input.OpenWebSocketServer 9000) s
+                Expect.equal fx [ Effect.Reply Reply.PortInUse ] "in use"
+            }
+
+            test "HTTP and WebSocket share one port: upgrades to the server, the rest to the listener" {
+                let s, fx = stepAll [ Input.OpenWebSocketServer 8080 ] (listening 8080)
+                Expect.equal fx [ Effect.Reply(Reply.ServerOpened 8080) ] "no second bind"
+
+                let s, fx =
+                    stepAll [ Input.RequestArrived(1L, 8080, true); Input.RequestArrived(2L, 8080, false) ] s
+
+                Expect.contains fx (Effect.Accept(1L, 1L)) "upgrade accepted"
+                Expect.isTrue (s.Requests.ContainsKey 2L) "plain request to the listener"
+                let s, fx = Core.step (Input.RemoveListener 8080) s
+                Expect.isFalse (List.contains (Effect.Release 8080) fx) "still used by the server"
+                let _, fx = Core.step (Input.CloseWebSocketServer 8080) s
+                Expect.contains fx (Effect.Release 8080) "released when both are gone"
+            }
+
+            test "a plain request to a WebSocket-only port: 426" {
+                let s, _ =
+                    stepAll [ Input.OpenWebSocketServer 9000; Input.BindSucceeded(9000, 9000) ] start
+
+                let _, fx = Core.step (Input.RequestArrived(7L, 9000, false)) s
+                Expect.equal fx [ Effect.Answer(7L, Answer.UpgradeRequired) ] "426"
+            }
+
+            test "a request to a port nobody listens on: 503" {
+                let _, fx = Core.step (Input.RequestArrived(7L, 1234, false)) start
+                Expect.equal fx [ Effect.Answer(7L, Answer.Unavailable) ] "503"
+            }
+
+            test "a request is delivered to a waiting script and answered with the script's response" {
+                let s, fx =
+                    stepAll [ Input.PullEvent; Input.RequestArrived(5L, 8080, false) ] (listening 8080)
+
+                Expect.equal fx [ Effect.Deliver(Event.HttpRequest(8080, 5L)) ] "delivered at once"
+                let _, fx = Core.step (Input.CloseResponse 5L) s
+                Expect.equal fx [ Effect.Answer(5L, Answer.Scripted) ] "the script's answer"
+            }
+
+            test "the deadline sends the buffered response of a held request, counted from queueing" {
+                let s, _ =
+                    stepAll
+                        [ Input.Tick 1000L; Input.RequestArrived(5L, 8080, false); Input.PullEvent ]
+                        (listening 8080)
+
+                let s, fx = Core.step (Input.Tick 15_999L) s
+                Expect.isEmpty fx "not yet"
+                let s, fx = Core.step (Input.Tick 16_000L) s
+                Expect.equal fx [ Effect.Answer(5L, Answer.Deadline) ] "deadline"
+                let _, fx = Core.step (Input.CloseResponse 5L) s
+                Expect.isEmpty fx "closing afterwards changes nothing"
+            }
+
+            test "flush restarts the deadline, so a stream is limited by idle time" {
+                let s, _ =
+                    stepAll [ Input.RequestArrived(5L, 8080, false); Input.PullEvent ] (listening 8080)
+
+                let s, fx =
+                    stepAll [ Input.Tick 10_000L; Input.FlushResponse 5L; Input.Tick 20_000L ] s
+
+                Expect.equal fx [ Effect.Flush 5L; Effect.Reply Reply.Done ] "streaming, not cut"
+                let _, fx = Core.step (Input.Tick 25_000L) s
+                Expect.equal fx [ Effect.Answer(5L, Answer.Deadline) ] "idle too long"
+            }
+
+            test "overload: requests wait in the backlog, then 503; they enter the queue as it drains" {
+                let limits =
+                    { Limits.defaults with
+                        QueueCapacity = 1
+                        BacklogCapacity = 1
+                    }
+
+                let s, _ =
+                    stepAll [ Input.AddListener 80; Input.BindSucceeded(80, 80) ] (Core.initial limits)
+
+                let s, fx = stepAll [ for i in 1L .. 3L -> Input.RequestArrived(i, 80, false) ] s
+                Expect.equal fx [ Effect.Answer(3L, Answer.Unavailable) ] "third refused"
+                Expect.equal s.Requests[2L].Stage RequestStage.Backlog "second waits"
+                let s, fx = Core.step Input.PullEvent s
+                Expect.equal fx [ Effect.Deliver(Event.HttpRequest(80, 1L)) ] "first delivered"
+                Expect.equal s.Requests[2L].Stage RequestStage.Queued "second entered the queue"
+            }
+
+            test "a request whose deadline passes while waiting gets 503 and its event disappears" {
+                let s, _ = stepAll [ Input.RequestArrived(1L, 80, false) ] (listening 80)
+                let s, fx = Core.step (Input.Tick 15_000L) s
+                Expect.equal fx [ Effect.Answer(1L, Answer.Unavailable) ] "503"
+                Expect.equal s.Queue.Count 0 "event removed"
+            }
+
+            test "removeListener answers queued requests 503; held ones can still be answered" {
+                let s, _ =
+                    stepAll
+                        [
+                            Input.RequestArrived(1L, 80, false)
+                            Input.PullEvent
+                            Input.RequestArrived(2L, 80, false)
+                        ]
+                        (listening 80)
+
+                let s, fx = Core.step (Input.RemoveListener 80) s
+
+                Expect.equal
+                    fx
+                    [ Effect.Answer(2L, Answer.Unavailable); Effect.Release 80 ]
+                    "queued one 503, port released"
+
+                let _, fx = Core.step (Input.CloseResponse 1L) s
+                Expect.equal fx [ Effect.Answer(1L, Answer.Scripted) ] "held one still answered"
+            }
+
+            test "script events beyond the cap are dropped; network events wait" {
+                let limits =
+                    { Limits.defaults with
+                        QueueCapacity = 2
+                    }
+
+                let s, fx =
+                    stepAll [ for i in 1L .. 3L -> Input.QueueEvent("e", i, Origin.Script) ] (Core.initial limits)
+
+                Expect.equal fx [ Effect.Discard 3L ] "third dropped"
+                Expect.equal s.Dropped 1L "counted"
+                let s, fx = Core.step Input.Terminate s
+                Expect.isEmpty fx "terminate waits"
+                Expect.equal s.Inbound.Count 1 "in the backlog"
+            }
+
+            test "timers fire in due order, and a cancelled one never" {
+                let s, fx =
+                    stepAll [ Input.StartTimer 30L; Input.StartTimer 10L; Input.StartTimer 20L ] start
+
+                Expect.equal (Core.nextWake s) (Some 10L) "wake for the earliest"
+                let s, _ = stepAll [ Input.CancelTimer 3 ] s
+                let s, _ = Core.step (Input.Tick 100L) s
+                let _, fx = stepAll [ Input.PullEvent; Input.PullEvent; Input.PullEvent ] s
+                Expect.equal fx [ Effect.Deliver(Event.Timer 2); Effect.Deliver(Event.Timer 1) ] "order by due time"
+            }
+
+            test "send: closed handle and oversized messages are replies" {
+                let s, _ =
+                    stepAll
+                        [
+                            Input.OpenWebSocketServer 90
+                            Input.BindSucceeded(90, 90)
+                            Input.RequestArrived(1L, 90, true)
+                        ]
+                        start
+
+                let _, fx = Core.step (Input.Send(1L, Array.zeroCreate (128 * 1024 + 1), true)) s
+                Expect.equal fx [ Effect.Reply Reply.MessageTooLarge ] "too large"
+                let _, fx = Core.step (Input.Send(1L, Array.zeroCreate (128 * 1024), true)) s
+                Expect.equal (List.last fx) (Effect.Reply Reply.Sent) "at the limit"
+                let s, _ = Core.step (Input.CloseClient(1L, 1000, "")) s
+                let _, fx = Core.step (Input.Send(1L, [| 1uy |], false)) s
+                Expect.equal fx [ Effect.Reply Reply.HandleClosed ] "closed"
+            }
+
+            test "a local close queues the closed event with the local code; the peer's later close adds nothing" {
+                let s, _ =
+                    stepAll
+                        [
+                            Input.OpenWebSocketServer 90
+                            Input.BindSucceeded(90, 90)
+                            Input.RequestArrived(1L, 90, true)
+                        ]
+                        start
+
+                let s, fx = Core.step (Input.CloseClient(1L, 4000, "done")) s
+                Expect.contains fx (Effect.Close(1L, 4000, "done")) "close frame"
+                let s, fx = Core.step (Input.ClientClosed(1L, Some 4000, Some "done")) s
+                Expect.isEmpty fx "nothing more"
+
+                let _, fx = stepAll [ Input.PullEvent; Input.PullEvent; Input.PullEvent ] s
+
+                Expect.equal
+                    fx
+                    [
+                        Effect.Deliver(Event.WebSocketConnect(90, 1L))
+                        Effect.Deliver(Event.WebSocketClosed(1L, Some "done", Some 4000))
+                    ]
+                    "connect, closed"
+            }
+
+            test "backpressure: a message that finds the queue full waits and the client is not read" {
+                let limits =
+                    { Limits.defaults with
+                        QueueCapacity = 1
+                    }
+
+                let s, _ =
+                    stepAll
+                        [
+                            Input.OpenWebSocketServer 90
+                            Input.BindSucceeded(90, 90)
+                            Input.RequestArrived(1L, 90, true)
+                        ]
+                        (Core.initial limits)
+
+                let s, fx = Core.step (Input.MessageArrived(1L, [| 7uy |], true)) s
+                Expect.isEmpty fx "no ResumeReading while the queue is full"
+                let _, fx = Core.step Input.PullEvent s
+
+                Expect.equal
+                    fx
+                    [ Effect.Deliver(Event.WebSocketConnect(90, 1L)); Effect.ResumeReading 1L ]
+                    "resumes once the message is in the queue"
+            }
+
+            test "shutdown: 503 for waiting requests, 1001 for clients, ports released" {
+                let s, _ =
+                    stepAll
+                        [
+                            Input.OpenWebSocketServer 80
+                            Input.RequestArrived(1L, 80, false)
+                            Input.RequestArrived(2L, 80, true)
+                        ]
+                        (listening 80)
+
+                let s, fx = Core.step Input.Shutdown s
+
+                Expect.equal
+                    fx
+                    [
+                        Effect.Answer(1L, Answer.Unavailable)
+                        Effect.Close(1L, 1001, "Going away")
+                        Effect.Release 80
+                    ]
+                    "everything closed"
+
+                let _, fx = Core.step (Input.RequestArrived(3L, 80, false)) s
+                Expect.equal fx [ Effect.Answer(3L, Answer.Unavailable) ] "later requests 503"
+            }
+        ]
+
+let tests = testList "core" [ properties; examples ]

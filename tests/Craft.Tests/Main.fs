@@ -1,0 +1,7 @@
+module Craft.Tests.Main
+
+open Expecto
+
+[<EntryPoint>]
+let main argv =
+    runTestsWithCLIArgs [] argv (testList "craft" [ CoreTests.tests ])
