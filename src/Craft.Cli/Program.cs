@@ -1,0 +1,173 @@
+// craft: run a CraftOS Lua server script from the command line.
+//
+//   craft run [OPTIONS] SCRIPT [ARGS...]
+//   craft --help | --version
+
+using System.Globalization;
+using System.Net;
+using System.Runtime.InteropServices;
+using Craft.Interop;
+
+namespace Craft.Cli;
+
+public static class Program
+{
+    private const string Usage = """
+        Usage: craft run [OPTIONS] SCRIPT [ARGS...]
+               craft --help | --version
+
+        Runs a CraftOS Lua script (with CraftOS-PC's http server API) until it ends.
+        ARGS are passed to the script as `...`. Ctrl-C or SIGTERM queues a `terminate`
+        event; a second one ends the process.
+
+        Options (before SCRIPT):
+          --host ADDRESS        address listeners bind to (default 127.0.0.1; 0.0.0.0 for all)
+          --queue N             event queue capacity (default 256)
+          --backlog N           requests that may wait for room in the queue (default 4096)
+          --deadline SECONDS    time a script has to close a response (default 15)
+          --max-body BYTES      largest request body; larger gets 413 (default 16777216)
+          --max-message BYTES   largest WebSocket message, both ways (default 131072)
+          --ping SECONDS        WebSocket keep-alive ping interval (default 30)
+          --runaway SECONDS     time without yielding before an error (default 7)
+          --id N                os.getComputerID() (default 0)
+          --label TEXT          os.getComputerLabel() (default none)
+          --allow NAME          expose a sandboxed name (io, debug, require, os.getenv, ...); repeatable
+          --request-log         print one line per HTTP request on standard error
+
+        Exit codes: 0 the script ended, 1 it raised an error, 2 bad usage.
+        """;
+
+    public static async Task<int> Main(string[] args)
+    {
+        if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
+        {
+            Console.Out.Write(Usage);
+            return args.Length == 0 ? 2 : 0;
+        }
+
+        if (args[0] is "--version" or "-v")
+        {
+            Console.Out.WriteLine($"craft {Computer.Version}");
+            return 0;
+        }
+
+        if (args[0] != "run")
+            return Fail($"unknown command '{args[0]}' (try 'craft --help')");
+
+        ComputerOptions options;
+        string script;
+        string[] scriptArgs;
+        try
+        {
+            (options, script, scriptArgs) = Parse(args.AsSpan(1));
+        }
+        catch (UsageException e)
+        {
+            return Fail(e.Message);
+        }
+
+        if (!File.Exists(script))
+            return Fail($"no such script: {script}");
+
+        using var cancel = new CancellationTokenSource();
+        int signals = 0;
+        void OnSignal()
+        {
+            if (Interlocked.Increment(ref signals) > 1)
+            {
+                Console.Error.WriteLine("craft: stopped");
+                Environment.Exit(130);
+            }
+            cancel.Cancel();
+        }
+
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            OnSignal();
+        };
+        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+        {
+            context.Cancel = true;
+            OnSignal();
+        });
+
+        await using var computer = new Computer(options);
+        try
+        {
+            return await computer.RunFileAsync(script, scriptArgs, cancel.Token);
+        }
+        catch (FileNotFoundException e)
+        {
+            return Fail(e.Message);
+        }
+    }
+
+    private static int Fail(string message)
+    {
+        Console.Error.WriteLine($"craft: {message}");
+        return 2;
+    }
+
+    private sealed class UsageException(string message) : Exception(message);
+
+    private static (ComputerOptions, string, string[]) Parse(ReadOnlySpan<string> args)
+    {
+        var options = new ComputerOptions();
+        var allowed = new HashSet<string>();
+        int i = 0;
+
+        string Value(ReadOnlySpan<string> a, string name)
+        {
+            if (i + 1 >= a.Length) throw new UsageException($"option {name} needs a value");
+            return a[++i];
+        }
+
+        static int Int(string name, string text, int min)
+        {
+            if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) || n < min)
+                throw new UsageException($"option {name} needs a whole number of at least {min}, not '{text}'");
+            return n;
+        }
+
+        static TimeSpan Seconds(string name, string text)
+        {
+            if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var s) || !(s > 0) || s > 1e6)
+                throw new UsageException($"option {name} needs a positive number of seconds, not '{text}'");
+            return TimeSpan.FromSeconds(s);
+        }
+
+        for (; i < args.Length; i++)
+        {
+            var arg = args[i];
+            if (!arg.StartsWith("--", StringComparison.Ordinal)) break;
+            switch (arg)
+            {
+                case "--host":
+                    var host = Value(args, arg);
+                    if (host == "localhost") options = options with { HostAddress = IPAddress.Loopback };
+                    else if (IPAddress.TryParse(host, out var address)) options = options with { HostAddress = address };
+                    else throw new UsageException($"option --host needs an IP address, not '{host}'");
+                    break;
+                case "--queue": options = options with { EventQueueCapacity = Int(arg, Value(args, arg), 1) }; break;
+                case "--backlog": options = options with { InboundBacklog = Int(arg, Value(args, arg), 0) }; break;
+                case "--deadline": options = options with { ResponseDeadline = Seconds(arg, Value(args, arg)) }; break;
+                case "--max-body": options = options with { MaxRequestBodyBytes = Int(arg, Value(args, arg), 1) }; break;
+                case "--max-message": options = options with { MaxWebSocketMessageBytes = Int(arg, Value(args, arg), 1) }; break;
+                case "--ping": options = options with { WebSocketPingInterval = Seconds(arg, Value(args, arg)) }; break;
+                case "--runaway": options = options with { RunawayTimeout = Seconds(arg, Value(args, arg)) }; break;
+                case "--id": options = options with { ComputerId = Int(arg, Value(args, arg), 0) }; break;
+                case "--label": options = options with { Label = Value(args, arg) }; break;
+                case "--allow": allowed.Add(Value(args, arg)); break;
+                case "--request-log": options = options with { RequestLog = true }; break;
+                case "--": i++; goto done;
+                default: throw new UsageException($"unknown option '{arg}' (try 'craft --help')");
+            }
+        }
+
+    done:
+        if (i >= args.Length) throw new UsageException("missing SCRIPT (try 'craft --help')");
+        options = options with { Unsandboxed = allowed };
+        return (options, args[i], args[(i + 1)..].ToArray());
+    }
+}

@@ -1,0 +1,265 @@
+// The computer's one thread: it owns the core's state and the Lua state. Other threads (Kestrel's,
+// timers', the host's) only post inputs to the mailbox. Every input goes through Core.step, and
+// the effects it returns are carried out here, in order.
+
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Threading.Channels;
+using KeraLua;
+using Microsoft.FSharp.Core;
+
+namespace Craft.Interop;
+
+public sealed partial class Computer
+{
+    private readonly Channel<Craft.Input> _mailbox =
+        Channel.CreateUnbounded<Craft.Input>(new UnboundedChannelOptions { SingleReader = true });
+
+    private readonly ConcurrentDictionary<long, object?[]> _hostPayloads = new();
+    private long _nextPayload;
+
+    private TaskCompletionSource<int>? _completion;
+    private Thread? _thread;
+    private volatile bool _aborting;
+    private readonly long _startTimestamp = Stopwatch.GetTimestamp();
+
+    // Owned by the computer's thread.
+    private Craft.State _state = null!;
+    private Craft.Event? _delivered;
+    private Craft.Reply? _reply;
+    private long _discarded = -1;
+    private bool _shutdownRequested;
+    private long _resumedAt;
+    private long _runawayTicks;
+
+    private Task<int> Launch(byte[] source, string chunkName, IReadOnlyList<string> args, CancellationToken cancellationToken)
+    {
+        _completion = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _state = Craft.Core.initial(_options.ToLimits());
+        _runawayTicks = (long)(_options.RunawayTimeout.TotalSeconds * Stopwatch.Frequency);
+        if (cancellationToken.CanBeCanceled)
+            cancellationToken.Register(static c => ((Computer)c!).Post(Craft.Input.Terminate), this);
+
+        _thread = new Thread(() => Main(source, chunkName, args), 16 * 1024 * 1024)
+        {
+            IsBackground = true,
+            Name = "craft-computer",
+        };
+        _thread.Start();
+        return _completion.Task;
+    }
+
+    /// <summary>Posts an input for the computer's thread. Safe from any thread.</summary>
+    internal void Post(Craft.Input input) => _mailbox.Writer.TryWrite(input);
+
+    private void PostHostEvent(string name, object?[] args)
+    {
+        var id = Interlocked.Increment(ref _nextPayload);
+        _hostPayloads[id] = args;
+        Post(Craft.Input.NewQueueEvent(name, id, Craft.Origin.Host));
+    }
+
+    private void Abort()
+    {
+        _aborting = true;
+        _mailbox.Writer.TryWrite(Craft.Input.NewTick(Now()));
+        if (_completion is null && Interlocked.Exchange(ref _started, 1) == 0)
+        {
+            // Never started: nothing to release.
+        }
+    }
+
+    private long Now() => (long)Stopwatch.GetElapsedTime(_startTimestamp).TotalMilliseconds;
+
+    private void Main(byte[] source, string chunkName, IReadOnlyList<string> args)
+    {
+        int exitCode = 1;
+        LuaRuntime? runtime = null;
+        try
+        {
+            runtime = new LuaRuntime(this, _options);
+            exitCode = Run(runtime, source, chunkName, args);
+        }
+        catch (Exception e)
+        {
+            // A bug in Craft, not in the script: say so plainly.
+            SafeWriteError($"craft: internal error: {e}\n");
+            exitCode = 1;
+        }
+        finally
+        {
+            try
+            {
+                Apply(Craft.Input.Shutdown);
+                ShutdownNetwork();
+            }
+            catch (Exception e)
+            {
+                SafeWriteError($"craft: internal error while shutting down: {e}\n");
+            }
+
+            runtime?.Dispose();
+            try { _options.Output.Flush(); } catch { }
+            _completion!.TrySetResult(exitCode);
+        }
+    }
+
+    private int Run(LuaRuntime runtime, byte[] source, string chunkName, IReadOnlyList<string> args)
+    {
+        var co = runtime.Thread;
+        if (!runtime.LoadScript(source, chunkName, out var loadError))
+        {
+            SafeWriteError(loadError + "\n");
+            return 1;
+        }
+
+        foreach (var arg in args) runtime.PushText(co, arg);
+
+        _resumedAt = Stopwatch.GetTimestamp();
+        var status = co.Resume(null, 1 + args.Count, out int results);
+        while (true)
+        {
+            switch (status)
+            {
+                case LuaStatus.Yield:
+                    co.Pop(results);
+                    if (_shutdownRequested) return 0;
+                    var next = NextEvent();
+                    if (next is null) return 0;
+                    int n = runtime.PushEvent(co, next);
+                    _resumedAt = Stopwatch.GetTimestamp();
+                    status = co.Resume(null, n, out results);
+                    break;
+
+                case LuaStatus.OK:
+                    // The kernel returns true, or false and the script's error.
+                    bool ok = results >= 1 && co.ToBoolean(-results);
+                    if (ok) return 0;
+                    SafeWriteError(runtime.Describe(co, -results + 1) + "\n");
+                    return 1;
+
+                default:
+                    SafeWriteError(runtime.Describe(co, -1) + "\n");
+                    return 1;
+            }
+        }
+    }
+
+    /// <summary>Waits for the next event the core delivers; null when the computer must stop.</summary>
+    private Craft.Event? NextEvent()
+    {
+        Apply(Craft.Input.PullEvent);
+        while (_delivered is null)
+        {
+            if (_aborting) return null;
+            while (_delivered is null && _mailbox.Reader.TryRead(out var input))
+                Apply(input);
+            if (_delivered is not null || _aborting) break;
+
+            Apply(Craft.Input.NewTick(Now()));
+            if (_delivered is not null) break;
+
+            var wake = Craft.Core.nextWake(_state);
+            int timeout = Timeout.Infinite;
+            if (wake is not null)
+            {
+                long wait = wake.Value - Now();
+                if (wait <= 0) continue;
+                timeout = (int)Math.Min(wait + 1, int.MaxValue);
+            }
+
+            var waiting = _mailbox.Reader.WaitToReadAsync();
+            if (!waiting.IsCompleted) waiting.AsTask().Wait(timeout);
+        }
+
+        var e = _delivered;
+        _delivered = null;
+        return _aborting ? null : e;
+    }
+
+    /// <summary>Steps the core with one input and carries out its effects.</summary>
+    internal void Apply(Craft.Input input)
+    {
+        var (next, effects) = Craft.Core.step(input, _state);
+        _state = next;
+        for (var list = effects; !list.IsEmpty; list = list.Tail)
+            Execute(list.Head);
+    }
+
+    /// <summary>Steps the core with a script's request and returns the core's reply to it.</summary>
+    internal Craft.Reply? Ask(Craft.Input input)
+    {
+        _reply = null;
+        Apply(input);
+        var reply = _reply;
+        _reply = null;
+        return reply;
+    }
+
+    private void Execute(Craft.Effect effect)
+    {
+        switch (effect)
+        {
+            case Craft.Effect.Deliver d:
+                _delivered = d.@event;
+                break;
+            case Craft.Effect.Reply r:
+                _reply = r.reply;
+                break;
+            case Craft.Effect.Discard d:
+                _discarded = d.payload;
+                _hostPayloads.TryRemove(d.payload, out _);
+                break;
+            default:
+                ExecuteNetwork(effect);
+                break;
+        }
+    }
+
+    // ---- Natives' side of the loop (called on the computer's thread only) ----
+
+    /// <summary>os.queueEvent: the payload id, or -1 when the queue was full and it was dropped.</summary>
+    internal long QueueScriptEvent(string name)
+    {
+        var id = Interlocked.Increment(ref _nextPayload);
+        _discarded = -1;
+        Apply(Craft.Input.NewQueueEvent(name, id, Craft.Origin.Script));
+        return _discarded == id ? -1 : id;
+    }
+
+    internal int StartTimer(double seconds)
+    {
+        Apply(Craft.Input.NewTick(Now()));
+        long ms = double.IsNaN(seconds) || seconds <= 0 ? 0 : (long)Math.Ceiling(Math.Min(seconds, 1e12) * 1000);
+        return Ask(Craft.Input.NewStartTimer(ms)) is Craft.Reply.TimerStarted started ? started.timer : -1;
+    }
+
+    internal void CancelTimer(int id) => Apply(Craft.Input.NewCancelTimer(id));
+
+    internal double Clock() => Stopwatch.GetElapsedTime(_startTimestamp).TotalSeconds;
+
+    internal void RequestShutdown() => _shutdownRequested = true;
+
+    /// <summary>Why the script must stop now (the runaway watchdog), or null.</summary>
+    internal string? Expired()
+    {
+        if (_aborting) return "Computer is shutting down";
+        return Stopwatch.GetTimestamp() - _resumedAt > _runawayTicks ? "Too long without yielding" : null;
+    }
+
+    internal object?[]? TakeHostPayload(long id) =>
+        _hostPayloads.TryRemove(id, out var args) ? args : null;
+
+    internal void SafeWriteError(string text)
+    {
+        try
+        {
+            _options.Error.Write(text);
+            _options.Error.Flush();
+        }
+        catch
+        {
+            // A closed standard error must not take the computer down.
+        }
+    }
+}

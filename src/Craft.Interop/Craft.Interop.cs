@@ -1,0 +1,171 @@
+// Craft's C# face: a Computer runs one CraftOS Lua script with the http server API.
+//
+//   await using var computer = new Computer(new ComputerOptions { Output = myWriter });
+//   int exitCode = await computer.RunFileAsync("server.lua", args, cancellationToken);
+//
+// Everything the script sees happens on the computer's own thread; the public methods here are
+// safe to call from any thread.
+
+using System.Net;
+
+namespace Craft.Interop;
+
+/// <summary>How a <see cref="Computer"/> is set up. Every limit has SPEC's default.</summary>
+public sealed record ComputerOptions
+{
+    /// <summary>The address listeners bind to. Loopback unless widened (e.g. <see cref="IPAddress.Any"/>).</summary>
+    public IPAddress HostAddress { get; init; } = IPAddress.Loopback;
+
+    /// <summary>Events the queue holds (CraftOS: 256). Events a script queues beyond it are dropped.</summary>
+    public int EventQueueCapacity { get; init; } = 256;
+
+    /// <summary>Requests and connections that may wait for room in the event queue before 503.</summary>
+    public int InboundBacklog { get; init; } = 4096;
+
+    /// <summary>How long a script has to close a response after its event was queued.</summary>
+    public TimeSpan ResponseDeadline { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Largest request body accepted; larger ones get 413 and never reach the script.</summary>
+    public long MaxRequestBodyBytes { get; init; } = 16 * 1024 * 1024;
+
+    /// <summary>Largest WebSocket message, both ways (CraftOS's http_max_websocket_message).</summary>
+    public int MaxWebSocketMessageBytes { get; init; } = 128 * 1024;
+
+    /// <summary>How often idle WebSocket clients are pinged.</summary>
+    public TimeSpan WebSocketPingInterval { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>A script that runs this long without yielding gets "Too long without yielding".</summary>
+    public TimeSpan RunawayTimeout { get; init; } = TimeSpan.FromSeconds(7);
+
+    /// <summary>Where <c>print</c> and <c>write</c> go.</summary>
+    public TextWriter Output { get; init; } = Console.Out;
+
+    /// <summary>Where <c>printError</c> and uncaught errors go.</summary>
+    public TextWriter Error { get; init; } = Console.Error;
+
+    /// <summary>Where <c>read()</c> reads lines from.</summary>
+    public TextReader Input { get; init; } = Console.In;
+
+    /// <summary>What <c>os.getComputerID()</c> returns.</summary>
+    public int ComputerId { get; init; }
+
+    /// <summary>The initial <c>os.getComputerLabel()</c>.</summary>
+    public string? Label { get; init; }
+
+    /// <summary>
+    /// Names the sandbox normally hides that this computer exposes, e.g. <c>"io"</c>, <c>"debug"</c>,
+    /// <c>"require"</c>, <c>"package"</c>, <c>"dofile"</c>, <c>"loadfile"</c>, <c>"collectgarbage"</c>,
+    /// <c>"os.getenv"</c>, <c>"os.execute"</c>, <c>"os.exit"</c>, <c>"os.remove"</c>, <c>"os.rename"</c>,
+    /// <c>"os.tmpname"</c>, <c>"os.setlocale"</c>, <c>"string.dump"</c>.
+    /// </summary>
+    public IReadOnlySet<string> Unsandboxed { get; init; } = new HashSet<string>();
+
+    /// <summary>Write one line per HTTP request to <see cref="Error"/> (method, target, status).</summary>
+    public bool RequestLog { get; init; }
+
+    internal Craft.Limits ToLimits() =>
+        new(EventQueueCapacity, InboundBacklog, (long)ResponseDeadline.TotalMilliseconds, MaxWebSocketMessageBytes);
+
+    internal void Validate()
+    {
+        static void Positive(string name, double value)
+        {
+            if (value <= 0) throw new ArgumentOutOfRangeException(name, value, $"{name} must be positive");
+        }
+
+        Positive(nameof(EventQueueCapacity), EventQueueCapacity);
+        if (InboundBacklog < 0) throw new ArgumentOutOfRangeException(nameof(InboundBacklog), InboundBacklog, "must not be negative");
+        Positive(nameof(ResponseDeadline), ResponseDeadline.TotalMilliseconds);
+        Positive(nameof(MaxRequestBodyBytes), MaxRequestBodyBytes);
+        Positive(nameof(MaxWebSocketMessageBytes), MaxWebSocketMessageBytes);
+        Positive(nameof(WebSocketPingInterval), WebSocketPingInterval.TotalMilliseconds);
+        Positive(nameof(RunawayTimeout), RunawayTimeout.TotalMilliseconds);
+        ArgumentNullException.ThrowIfNull(HostAddress);
+        ArgumentNullException.ThrowIfNull(Output);
+        ArgumentNullException.ThrowIfNull(Error);
+        ArgumentNullException.ThrowIfNull(Input);
+    }
+}
+
+/// <summary>
+/// One CraftOS computer: a Lua 5.4 state running one script, its event queue, its listeners and
+/// WebSocket servers. Run it once with <see cref="RunFileAsync"/> or <see cref="RunAsync"/>; dispose
+/// it to release every port.
+/// </summary>
+public sealed partial class Computer : IAsyncDisposable
+{
+    /// <summary>Craft's version, as in <c>_HOST</c> and <c>craft --version</c>.</summary>
+    public static string Version { get; } =
+        typeof(Computer).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+
+    private readonly ComputerOptions _options;
+    private int _started;
+
+    /// <summary>A computer with the given options (defaults when null).</summary>
+    public Computer(ComputerOptions? options = null)
+    {
+        _options = options ?? new ComputerOptions();
+        _options.Validate();
+    }
+
+    /// <summary>The options this computer was built from.</summary>
+    public ComputerOptions Options => _options;
+
+    /// <summary>
+    /// Runs the script file until it ends. The task's result is the exit code: 0 when the script
+    /// returned or called <c>os.shutdown()</c>, 1 after an uncaught error (printed as
+    /// <c>file:line: message</c> on <see cref="ComputerOptions.Error"/>).
+    /// Cancelling <paramref name="cancellationToken"/> queues a <c>terminate</c> event.
+    /// </summary>
+    public Task<int> RunFileAsync(string path, IReadOnlyList<string>? args = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        byte[] source;
+        try
+        {
+            source = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new FileNotFoundException($"cannot read script {path}: {e.Message}", path, e);
+        }
+
+        return Start(source, path, args ?? [], cancellationToken);
+    }
+
+    /// <summary>Runs Lua source text; <paramref name="chunkName"/> names it in error messages.</summary>
+    public Task<int> RunAsync(string source, string chunkName = "script", IReadOnlyList<string>? args = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        return Start(System.Text.Encoding.UTF8.GetBytes(source), chunkName, args ?? [], cancellationToken);
+    }
+
+    /// <summary>
+    /// Queues an event for the script, from any thread. Parameters may be null, booleans, numbers,
+    /// strings, byte arrays (Lua strings), and lists or dictionaries of those (Lua tables).
+    /// Host events are never dropped: when the queue is full they wait for room.
+    /// </summary>
+    public void QueueEvent(string name, params object?[] args)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        PostHostEvent(name, args ?? [null]);
+    }
+
+    /// <summary>Ends the script if it still runs, answers what waits, and releases every port.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        Abort();
+        if (_completion is { } done)
+        {
+            try { await done.Task.ConfigureAwait(false); }
+            catch { /* the run's own task reports its failure */ }
+        }
+    }
+
+    private Task<int> Start(byte[] source, string chunkName, IReadOnlyList<string> args, CancellationToken cancellationToken)
+    {
+        if (Interlocked.Exchange(ref _started, 1) != 0)
+            throw new InvalidOperationException("A Computer runs one script; create a new Computer for another.");
+        return Launch(source, chunkName, args, cancellationToken);
+    }
+}

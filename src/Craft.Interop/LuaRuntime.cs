@@ -1,0 +1,322 @@
+// The Lua side of a computer: one native Lua 5.4 state (KeraLua), the BIOS, the kernel thread and
+// the native functions the Lua wrappers call.
+//
+// Rules (DESIGN.md): a native never raises a Lua error and never yields; it catches every .NET
+// exception; strings cross as bytes (Latin-1 maps each byte to one char and back, losslessly);
+// every delegate handed to Lua is kept alive in a field for the state's lifetime.
+
+using System.Collections;
+using System.Reflection;
+using System.Text;
+using KeraLua;
+
+namespace Craft.Interop;
+
+internal sealed partial class LuaRuntime : IDisposable
+{
+    private static readonly Encoding Bytes = Encoding.Latin1;
+
+    private readonly Computer _computer;
+    private readonly ComputerOptions _options;
+    private readonly Lua _main;
+    private readonly Lua _co;
+    private readonly IntPtr _coHandle;
+    private IntPtr _lastHandle;
+    private Lua? _last;
+
+    // Keeps the native delegates alive as long as the Lua state can call them.
+    private readonly List<LuaFunction> _natives = new();
+
+    public LuaRuntime(Computer computer, ComputerOptions options)
+    {
+        _computer = computer;
+        _options = options;
+        _main = new Lua(openLibs: true);
+
+        var bios = Resource("bios.lua");
+        if (_main.LoadBuffer(bios, "@bios.lua", "t") != LuaStatus.OK)
+            throw new InvalidOperationException("bios.lua does not compile: " + Describe(_main, -1));
+
+        PushNatives();
+        PushConfig();
+        PushSources();
+        if (_main.PCall(3, 3, 0) != LuaStatus.OK)
+            throw new InvalidOperationException("bios.lua failed: " + Describe(_main, -1));
+
+        // Stack: kernel, project, payloads.
+        _main.Pop(1);
+        ProjectRef = _main.Ref(LuaRegistry.Index);
+        _co = _main.NewThread();
+        _coHandle = _co.Handle;
+        ThreadRef = _main.Ref(LuaRegistry.Index);
+        _main.XMove(_co, 1); // the kernel becomes the thread's function
+    }
+
+    /// <summary>The kernel's thread: the computer's one top-level coroutine.</summary>
+    public Lua Thread => _co;
+
+    private int ProjectRef { get; }
+    private int ThreadRef { get; }
+
+    public void Dispose()
+    {
+        try { _main.Dispose(); } catch { }
+    }
+
+    private static byte[] Resource(string name)
+    {
+        using var stream = typeof(LuaRuntime).Assembly.GetManifestResourceStream("Craft.Lua." + name)
+            ?? throw new InvalidOperationException($"embedded Lua file {name} is missing");
+        using var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        return copy.ToArray();
+    }
+
+    /// <summary>The Lua wrapper for the state that called a native (the kernel's thread, usually).</summary>
+    private Lua State(IntPtr l)
+    {
+        if (l == _coHandle) return _co;
+        if (l == _lastHandle && _last is not null) return _last;
+        var state = Lua.FromIntPtr(l);
+        _lastHandle = l;
+        _last = state;
+        return state;
+    }
+
+    /// <summary>Loads the script onto the kernel's thread, after the kernel.</summary>
+    public bool LoadScript(byte[] source, string chunkName, out string error)
+    {
+        if (_co.LoadBuffer(source, "@" + chunkName, "t") == LuaStatus.OK)
+        {
+            error = "";
+            return true;
+        }
+
+        error = Describe(_co, -1);
+        _co.Pop(1);
+        return false;
+    }
+
+    // ---- Values ----
+
+    /// <summary>A Lua string's bytes as a lossless .NET string (one char per byte).</summary>
+    public static string? Text(Lua l, int index) =>
+        l.Type(index) == LuaType.String ? Bytes.GetString(l.ToBuffer(index, false)) : null;
+
+    /// <summary>Pushes .NET text as UTF-8 bytes (what a script expects from the outside world).</summary>
+    public void PushText(Lua l, string text) => l.PushBuffer(Encoding.UTF8.GetBytes(text));
+
+    /// <summary>Pushes a string that came from Lua (one char per byte) back as the same bytes.</summary>
+    public static void PushBytes(Lua l, string bytes) => l.PushBuffer(Bytes.GetBytes(bytes));
+
+    /// <summary>An error value for people: strings as UTF-8 text, anything else by its type.</summary>
+    public string Describe(Lua l, int index)
+    {
+        return l.Type(index) switch
+        {
+            LuaType.String or LuaType.Number => Encoding.UTF8.GetString(l.ToBuffer(index, false)),
+            LuaType.Nil => "nil",
+            var t => $"({l.TypeName(t)} error value)",
+        };
+    }
+
+    private void PushValue(Lua l, object? value, int depth = 0)
+    {
+        switch (value)
+        {
+            case null: l.PushNil(); break;
+            case bool b: l.PushBoolean(b); break;
+            case string s: PushText(l, s); break;
+            case byte[] bytes: l.PushBuffer(bytes); break;
+            case sbyte or byte or short or ushort or int or uint or long:
+                l.PushInteger(Convert.ToInt64(value)); break;
+            case ulong u: l.PushNumber(u); break;
+            case float or double or decimal: l.PushNumber(Convert.ToDouble(value)); break;
+            case IDictionary dict when depth < 32:
+                l.CreateTable(0, dict.Count);
+                foreach (DictionaryEntry entry in dict)
+                {
+                    if (entry.Key is null) continue;
+                    PushValue(l, entry.Key, depth + 1);
+                    PushValue(l, entry.Value, depth + 1);
+                    l.RawSet(-3);
+                }
+                break;
+            case IEnumerable items when depth < 32:
+                l.NewTable();
+                long i = 1;
+                foreach (var item in items)
+                {
+                    PushValue(l, item, depth + 1);
+                    l.RawSetInteger(-2, i++);
+                }
+                break;
+            default: PushText(l, value.ToString() ?? ""); break;
+        }
+    }
+
+    /// <summary>Pushes a delivered event as the kernel expects it: (kind, ...). Returns the count.</summary>
+    public int PushEvent(Lua l, Craft.Event e)
+    {
+        l.CheckStack(8);
+        switch (e)
+        {
+            case Craft.Event.Custom c:
+                if (_computer.TakeHostPayload(c.payload) is { } args)
+                {
+                    l.CheckStack(args.Length + 4);
+                    l.PushInteger(0);
+                    PushBytes(l, c.name);
+                    foreach (var arg in args) PushValue(l, arg);
+                    return 2 + args.Length;
+                }
+                l.PushInteger(1);
+                PushBytes(l, c.name);
+                l.PushInteger(c.payload);
+                return 3;
+            case Craft.Event.Timer t:
+                l.PushInteger(0);
+                l.PushString("timer");
+                l.PushInteger(t.timer);
+                return 3;
+            default:
+                if (e.IsTerminate)
+                {
+                    l.PushInteger(0);
+                    l.PushString("terminate");
+                    return 2;
+                }
+                return PushNetworkEvent(l, e);
+        }
+    }
+
+    // ---- Natives ----
+
+    private void Native(string name, LuaFunction function)
+    {
+        _natives.Add(function);
+        _main.PushCFunction(function);
+        _main.SetField(-2, name);
+    }
+
+    /// <summary>Every native returns values; on an unexpected .NET exception it returns nil, message.</summary>
+    private int Guard(IntPtr l, Func<Lua, int> body)
+    {
+        Lua state = State(l);
+        try
+        {
+            return body(state);
+        }
+        catch (Exception e)
+        {
+            state.SetTop(0);
+            state.PushNil();
+            PushText(state, "internal error: " + e.Message);
+            return 2;
+        }
+    }
+
+    private void PushNatives()
+    {
+        _main.NewTable();
+
+        // queueEvent(name, hasArgs) -> payload id, or false when the queue was full.
+        Native("queueEvent", l => Guard(l, s =>
+        {
+            var id = _computer.QueueScriptEvent(Text(s, 1) ?? "");
+            if (id < 0) s.PushBoolean(false); else s.PushInteger(id);
+            return 1;
+        }));
+        Native("startTimer", l => Guard(l, s =>
+        {
+            s.PushInteger(_computer.StartTimer(s.ToNumber(1)));
+            return 1;
+        }));
+        Native("cancelTimer", l => Guard(l, s =>
+        {
+            if (s.IsInteger(1) || s.IsNumber(1)) _computer.CancelTimer((int)Math.Clamp(s.ToNumber(1), int.MinValue, int.MaxValue));
+            return 0;
+        }));
+        Native("clock", l => Guard(l, s =>
+        {
+            s.PushNumber(Math.Round(_computer.Clock(), 3));
+            return 1;
+        }));
+        Native("utcMillis", l => Guard(l, s =>
+        {
+            s.PushInteger(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+            return 1;
+        }));
+        Native("localOffsetMillis", l => Guard(l, s =>
+        {
+            s.PushInteger((long)TimeZoneInfo.Local.GetUtcOffset(DateTime.UtcNow).TotalMilliseconds);
+            return 1;
+        }));
+        Native("expired", l => Guard(l, s =>
+        {
+            if (_computer.Expired() is { } why) s.PushString(why); else s.PushBoolean(false);
+            return 1;
+        }));
+        Native("write", l => Guard(l, s =>
+        {
+            var bytes = s.ToBuffer(1, false);
+            if (bytes is not null) _options.Output.Write(Encoding.UTF8.GetString(bytes));
+            return 0;
+        }));
+        Native("writeError", l => Guard(l, s =>
+        {
+            var bytes = s.ToBuffer(1, false);
+            if (bytes is not null) _computer.SafeWriteError(Encoding.UTF8.GetString(bytes));
+            return 0;
+        }));
+        Native("readLine", l => Guard(l, s =>
+        {
+            _options.Output.Flush();
+            var line = _options.Input.ReadLine();
+            if (line is null) s.PushNil(); else PushText(s, line);
+            return 1;
+        }));
+        Native("shutdown", l => Guard(l, s =>
+        {
+            _computer.RequestShutdown();
+            return 0;
+        }));
+
+        AddNetworkNatives();
+    }
+
+    private void PushConfig()
+    {
+        _main.NewTable();
+        _main.PushInteger(_options.ComputerId);
+        _main.SetField(-2, "id");
+        if (_options.Label is { } label)
+        {
+            PushText(_main, label);
+            _main.SetField(-2, "label");
+        }
+        PushText(_main, $"Craft {Computer.Version} (CraftOS-compatible, Lua 5.4)");
+        _main.SetField(-2, "host");
+        _main.NewTable();
+        foreach (var name in _options.Unsandboxed)
+        {
+            _main.PushBoolean(true);
+            _main.SetField(-2, name);
+        }
+        _main.SetField(-2, "sandbox");
+    }
+
+    private void PushSources()
+    {
+        _main.NewTable();
+        foreach (var name in new[] { "textutils", "parallel", "bit32", "http" })
+        {
+            var source = typeof(LuaRuntime).Assembly.GetManifestResourceInfo("Craft.Lua." + name + ".lua") is null
+                ? null
+                : Resource(name + ".lua");
+            if (source is null) continue;
+            _main.PushBuffer(source);
+            _main.SetField(-2, name);
+        }
+    }
+}
