@@ -227,7 +227,7 @@ textutils = library("textutils")
 parallel = library("parallel")
 bit32 = library("bit32")
 
-unpack = table.unpack
+_G.unpack = table.unpack -- the global: a local named unpack is in scope here
 
 -- Text chunks only: binary chunks could break out of any sandbox.
 function load(chunk, name, mode, ...)
