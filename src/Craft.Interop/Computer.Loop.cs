@@ -247,6 +247,8 @@ public sealed partial class Computer
         return Stopwatch.GetTimestamp() - _resumedAt > _runawayTicks ? "Too long without yielding" : null;
     }
 
+    internal bool IsClientOpen(long client) => Craft.Core.isOpen(client, _state);
+
     internal object?[]? TakeHostPayload(long id) =>
         _hostPayloads.TryRemove(id, out var args) ? args : null;
 

@@ -1,36 +1,167 @@
-// Network effects. Until the Kestrel shell lands, binding reports that networking is unavailable.
+// Network effects, carried out on the computer's thread through the Kestrel shell
+// (Craft.Server), and the response handles' state.
 
-using KeraLua;
+using System.Buffers;
+using Craft.Server;
+using Microsoft.FSharp.Core;
 
 namespace Craft.Interop;
 
+/// <summary>What a script has built of one response so far. Owned by the computer's thread.</summary>
+internal sealed class ResponseState
+{
+    public int Status = 200;
+    public string Reason = "";
+    public readonly List<KeyValuePair<string, string[]>> Headers = new();
+    public ArrayBufferWriter<byte>? Body;
+    public bool Streaming;
+    public bool Closed;
+
+    public void SetHeader(string name, string[] values)
+    {
+        for (int i = 0; i < Headers.Count; i++)
+        {
+            if (string.Equals(Headers[i].Key, name, StringComparison.OrdinalIgnoreCase))
+            {
+                Headers[i] = new(name, values);
+                return;
+            }
+        }
+        Headers.Add(new(name, values));
+    }
+
+    public ResponseHead Head(bool complete)
+    {
+        var lines = new List<KeyValuePair<string, string>>(Headers.Count);
+        foreach (var (name, values) in Headers)
+        {
+            // A complete response's length is what was written, whatever the script said.
+            if (complete && string.Equals(name, "Content-Length", StringComparison.OrdinalIgnoreCase)) continue;
+            foreach (var value in values) lines.Add(new(name, value));
+        }
+        return new ResponseHead(Status, Reason, lines.ToArray());
+    }
+
+    public byte[] TakeBody()
+    {
+        if (Body is null || Body.WrittenCount == 0) return Array.Empty<byte>();
+        var bytes = Body.WrittenSpan.ToArray();
+        Body.Clear();
+        return bytes;
+    }
+}
+
 public sealed partial class Computer
 {
+    private Shell? _shell;
+    private readonly Dictionary<long, ResponseState> _responses = new();
+    private readonly Dictionary<int, KeyValuePair<string, string>[]> _handshakeHeaders = new();
+    private LuaRuntime? _runtime;
+
+    private Shell Network => _shell ??= new Shell(
+        new ShellOptions(
+            _options.HostAddress,
+            _options.MaxRequestBodyBytes,
+            _options.MaxWebSocketMessageBytes,
+            _options.WebSocketPingInterval,
+            _options.RequestLog ? FSharpOption<TextWriter>.Some(_options.Error) : FSharpOption<TextWriter>.None),
+        Post);
+
+    internal Shell? ShellIfAny => _shell;
+
     private void ExecuteNetwork(Craft.Effect effect)
     {
         switch (effect)
         {
             case Craft.Effect.Bind b:
-                Apply(Craft.Input.NewBindFailed(b.port, "networking is not available"));
+                var bound = Network.Bind(b.port);
+                Apply(bound.IsOk
+                    ? Craft.Input.NewBindSucceeded(b.port, bound.ResultValue)
+                    : Craft.Input.NewBindFailed(b.port, bound.ErrorValue));
                 break;
+            case Craft.Effect.Release r:
+                _shell?.Release(r.port);
+                _handshakeHeaders.Remove(r.port);
+                break;
+            case Craft.Effect.Answer a:
+                Answer(a.request, a.answer);
+                break;
+            case Craft.Effect.Flush f:
+                if (_responses.TryGetValue(f.request, out var st) && !st.Streaming)
+                {
+                    st.Streaming = true;
+                    _shell?.Send(f.request, Outgoing.NewStart(st.Head(complete: false), st.TakeBody()));
+                }
+                break;
+            case Craft.Effect.Accept a:
+                var port = _shell?.TryGetRequest(a.request)?.Port ?? -1;
+                _handshakeHeaders.TryGetValue(port, out var extra);
+                _shell?.Accept(a.request, a.client, extra ?? []);
+                break;
+            case Craft.Effect.Send s:
+                _shell?.SendMessage(s.client, s.data, s.binary);
+                break;
+            case Craft.Effect.Close c:
+                _shell?.Close(c.client, c.code, c.reason);
+                break;
+            case Craft.Effect.ResumeReading r:
+                _shell?.ResumeReading(r.client);
+                break;
+        }
+    }
+
+    private void Answer(long id, Craft.Answer how)
+    {
+        var shell = _shell;
+        _responses.Remove(id, out var st);
+        if (st is not null) st.Closed = true;
+        if (!how.IsScripted) _runtime?.Expire(id);
+        if (shell is null) return;
+
+        if (how.IsScripted || how.IsDeadline)
+        {
+            st ??= new ResponseState();
+            if (st.Streaming)
+            {
+                var rest = st.TakeBody();
+                if (rest.Length > 0) shell.Send(id, Outgoing.NewChunk(rest));
+                shell.Send(id, Outgoing.End);
+            }
+            else
+            {
+                shell.Send(id, Outgoing.NewComplete(st.Head(complete: true), st.TakeBody()));
+            }
+        }
+        else if (how.IsUpgradeRequired)
+        {
+            shell.Send(id, Outgoing.UpgradeRequired);
+        }
+        else
+        {
+            shell.Send(id, st is { Streaming: true } ? Outgoing.End : Outgoing.Unavailable);
         }
     }
 
     private void ShutdownNetwork()
     {
-    }
-}
-
-internal sealed partial class LuaRuntime
-{
-    private void AddNetworkNatives()
-    {
+        _shell?.Dispose();
+        _shell = null;
     }
 
-    private int PushNetworkEvent(Lua l, Craft.Event e)
+    // ---- Natives' side (the computer's thread) ----
+
+    internal ResponseState OpenResponse(long id)
     {
-        l.PushInteger(0);
-        l.PushString("unknown");
-        return 2;
+        var st = new ResponseState();
+        _responses[id] = st;
+        return st;
     }
+
+    internal ResponseState? Response(long id) =>
+        _responses.TryGetValue(id, out var st) && !st.Closed ? st : null;
+
+    internal void Attach(LuaRuntime runtime) => _runtime = runtime;
+
+    internal void SetHandshakeHeaders(int port, KeyValuePair<string, string>[] headers) =>
+        _handshakeHeaders[port] = headers;
 }

@@ -192,8 +192,11 @@ internal sealed partial class LuaRuntime : IDisposable
 
     // ---- Natives ----
 
+    private readonly HashSet<string> _nativeNames = new();
+
     private void Native(string name, LuaFunction function)
     {
+        if (!_nativeNames.Add(name)) throw new InvalidOperationException($"native {name} registered twice");
         _natives.Add(function);
         _main.PushCFunction(function);
         _main.SetField(-2, name);

@@ -75,6 +75,10 @@ end
 -- Parameters of events the script queued, by the id the host gave them.
 local payloads = {}
 
+-- How the kernel turns raw network events (kind 2 and up) into what the script sees; filled in
+-- by the http library.
+local project = {}
+
 function os.queueEvent(name, ...)
     expect(1, name, "string")
     local n = select("#", ...)
@@ -229,6 +233,12 @@ bit32 = library("bit32")
 
 _G.unpack = table.unpack -- the global: a local named unpack is in scope here
 
+do
+    local chunk, err = raw_load(sources.http, "@http", "t", _G)
+    if not chunk then error(err, 0) end
+    http = (chunk(native, project, expect, expectOpt))
+end
+
 -- Text chunks only: binary chunks could break out of any sandbox.
 function load(chunk, name, mode, ...)
     if select("#", ...) > 0 then
@@ -247,8 +257,6 @@ end
 --   kind 0: a plain event, already as the script sees it (timer, terminate, host events)
 --   kind 1: an event the script queued: (name, payload id)
 --   kind 2..5: network events the http library projects into handles
-
-local project = {}
 
 local function eventFor(kind, a, ...)
     if kind == 0 then

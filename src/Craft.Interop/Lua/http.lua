@@ -1,0 +1,263 @@
+-- Craft's `http` server API: CraftOS-PC's http.listen, addListener, removeListener and
+-- websocketServer, with the request, response and WebSocket handles.
+--
+-- Loaded by the BIOS with (native, project, expect, expectOpt). The natives return status values
+-- (true / false, message); errors are raised here, never in C#.
+
+local native, project, expect, expectOpt = ...
+
+local type, select, tostring, error, pcall, rawequal, rawset, setmetatable, next, pairs, ipairs =
+    type, select, tostring, error, pcall, rawequal, rawset, setmetatable, next, pairs, ipairs
+local pack, unpack, concat = table.pack, table.unpack, table.concat
+local find, sub, lower = string.find, string.sub, string.lower
+local floor, mtype = math.floor, math.type
+local co_yield = coroutine.yield
+
+local n = native
+local CLOSED = "attempt to use a closed file"
+
+local http = {}
+
+-- Methods work both as h.f(...) and h:f(...): each handle gets closures made on first use.
+local function methodsFor(methods)
+    return {
+        __index = function(handle, key)
+            local m = methods[key]
+            if m == nil then return nil end
+            local f = function(first, ...)
+                if rawequal(first, handle) then return m(handle, ...) end
+                return m(handle, first, ...)
+            end
+            rawset(handle, key, f)
+            return f
+        end,
+    }
+end
+
+-- Handle state, kept out of the handle tables themselves.
+local states = setmetatable({}, { __mode = "k" })
+
+-- Requests whose responses are still open, by id, so that the host can close them at the deadline.
+local live = {}
+
+-------------------------------------------------------------------------------------------------
+-- Headers: a plain table whose lookups ignore case.
+
+local headerMeta = {
+    __index = function(t, key)
+        if type(key) ~= "string" then return nil end
+        local wanted = lower(key)
+        for name, value in next, t do
+            if type(name) == "string" and lower(name) == wanted then return value end
+        end
+        return nil
+    end,
+}
+
+-------------------------------------------------------------------------------------------------
+-- The request handle: a read handle over the body.
+
+local request = {}
+
+local function readable(st)
+    if st.closed then error(CLOSED, 3) end
+    return st
+end
+
+function request.getURL(h) return states[h].url end
+function request.getMethod(h) return states[h].method end
+function request.getRemoteAddress(h)
+    local st = states[h]
+    return st.address, st.remotePort
+end
+
+function request.getRequestHeaders(h)
+    local copy = {}
+    for k, v in pairs(states[h].headers) do copy[k] = v end
+    return setmetatable(copy, headerMeta)
+end
+
+function request.read(h, count)
+    local st = readable(states[h])
+    expectOpt(1, count, "number")
+    local body, pos = st.body, st.pos
+    if pos > #body then return nil end
+    count = count and floor(count) or 1
+    if count < 0 then count = 0 end
+    local chunk = sub(body, pos, pos + count - 1)
+    st.pos = pos + #chunk
+    return chunk
+end
+
+function request.readLine(h, withTrailing)
+    local st = readable(states[h])
+    local body, pos = st.body, st.pos
+    if pos > #body then return nil end
+    local nl = find(body, "\n", pos, true)
+    local line
+    if nl then
+        st.pos = nl + 1
+        if withTrailing then
+            line = sub(body, pos, nl)
+        elseif nl > pos and sub(body, nl - 1, nl - 1) == "\r" then
+            line = sub(body, pos, nl - 2)
+        else
+            line = sub(body, pos, nl - 1)
+        end
+    else
+        st.pos = #body + 1
+        line = sub(body, pos)
+    end
+    return line
+end
+
+function request.readAll(h)
+    local st = readable(states[h])
+    local body, pos = st.body, st.pos
+    st.pos = #body + 1
+    if pos == 1 then return body end
+    return sub(body, pos)
+end
+
+function request.close(h)
+    states[h].closed = true
+end
+
+local requestMeta = methodsFor(request)
+
+-------------------------------------------------------------------------------------------------
+-- The response handle: a write handle; the host keeps what is written.
+
+local response = {}
+
+local function check(ok, message)
+    if not ok then error(message, 3) end
+end
+
+function response.setStatusCode(h, code, reason)
+    expect(1, code, "number", 2)
+    expectOpt(2, reason, "string", 2)
+    check(n.resStatus(states[h].id, code, reason))
+end
+
+function response.setResponseHeader(h, name, value)
+    expect(1, name, "string", 2)
+    local t = type(value)
+    if t == "number" then
+        value = tostring(value)
+    elseif t == "table" then
+        for i = 1, #value do
+            if type(value[i]) ~= "string" then
+                error(("bad argument #2 (list of strings expected, got %s at %d)"):format(type(value[i]), i), 2)
+            end
+        end
+    elseif t ~= "string" then
+        error(("bad argument #2 (string expected, got %s)"):format(t), 2)
+    end
+    check(n.resHeader(states[h].id, name, value))
+end
+
+function response.write(h, data)
+    local t = type(data)
+    if t == "number" then
+        data = tostring(data)
+    elseif t ~= "string" then
+        error(("bad argument #1 (string expected, got %s)"):format(t), 2)
+    end
+    check(n.resWrite(states[h].id, data))
+end
+
+function response.writeLine(h, data)
+    local t = type(data)
+    if t == "number" then
+        data = tostring(data)
+    elseif t ~= "string" then
+        error(("bad argument #1 (string expected, got %s)"):format(t), 2)
+    end
+    check(n.resWrite(states[h].id, data .. "\n"))
+end
+
+function response.flush(h)
+    check(n.resFlush(states[h].id))
+end
+
+function response.close(h)
+    local st = states[h]
+    live[st.id] = nil
+    n.resClose(st.id)
+end
+
+local responseMeta = methodsFor(response)
+
+-- kind 2: http_request(port, req, res)
+project[2] = function(port, id, method, url, headers, body, address, remotePort)
+    local req = setmetatable({}, requestMeta)
+    local res = setmetatable({}, responseMeta)
+    local rs = {
+        id = id, method = method, url = url, headers = headers, body = body, pos = 1,
+        address = address, remotePort = remotePort,
+    }
+    states[req] = rs
+    states[res] = { id = id }
+    live[id] = rs
+    return pack("http_request", port, req, res)
+end
+
+-- The host calls this when it answered a request without the script (the deadline, shutdown):
+-- the request handle closes too.
+project.expire = function(id)
+    local rs = live[id]
+    if rs then
+        rs.closed = true
+        live[id] = nil
+    end
+end
+
+-------------------------------------------------------------------------------------------------
+-- Listeners
+
+local function checkPort(port, level)
+    level = (level or 2) + 1
+    expect(1, port, "number", level)
+    if port ~= port or port < 0 or port > 65535 or floor(port) ~= port then
+        error("bad argument #1 (port out of range)", level)
+    end
+    return floor(port)
+end
+
+function http.addListener(port)
+    port = checkPort(port)
+    local ok, result = n.addListener(port)
+    if not ok then error("Could not open server: " .. tostring(result), 2) end
+    return result
+end
+
+function http.removeListener(port)
+    port = checkPort(port)
+    n.removeListener(port)
+end
+
+function http.listen(port, callback)
+    expect(1, port, "number")
+    expect(2, callback, "function")
+    port = checkPort(port)
+    local ok, result = n.addListener(port)
+    if not ok then error("Could not open server: " .. tostring(result), 2) end
+    port = result
+
+    local done, err = pcall(function()
+        while true do
+            local e = pack(co_yield())
+            local name = e[1]
+            if name == "terminate" then error("Terminated", 0) end
+            if name == "server_stop" then return end
+            if name == "http_request" and e[2] == port then
+                if callback(e[3], e[4]) then return end
+            end
+        end
+    end)
+    n.removeListener(port)
+    if not done then error(err, 0) end
+end
+
+return http, checkPort, headerMeta

@@ -1,0 +1,681 @@
+/// The Kestrel shell of a computer: one Kestrel server per bound port. Handlers read a request
+/// whole, post it to the computer as an `Input`, and wait for the computer's answer; the computer
+/// calls back into the shell to carry out network effects. The shell never touches the core's
+/// state or the Lua state: it only posts inputs and completes what it is told to.
+namespace Craft.Server
+
+open System
+open System.Collections.Concurrent
+open System.Collections.Generic
+open System.IO
+open System.Net
+open System.Net.WebSockets
+open System.Security.Cryptography
+open System.Text
+open System.Threading
+open System.Threading.Channels
+open System.Threading.Tasks
+open Microsoft.AspNetCore.Hosting.Server
+open Microsoft.AspNetCore.Hosting.Server.Features
+open Microsoft.AspNetCore.Http
+open Microsoft.AspNetCore.Http.Features
+open Microsoft.AspNetCore.Server.Kestrel.Core
+open Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets
+open Microsoft.Extensions.DependencyInjection
+open Microsoft.Extensions.Logging.Abstractions
+open Microsoft.Extensions.Options
+open Craft
+
+/// How the shell serves.
+type ShellOptions =
+    {
+        /// The address every port binds to.
+        Address: IPAddress
+        /// Largest request body; larger ones get 413.
+        MaxRequestBodyBytes: int64
+        /// Largest WebSocket message received; larger ones close the client with 1009.
+        MaxMessageBytes: int
+        /// Keep-alive ping interval for WebSocket clients.
+        PingInterval: TimeSpan
+        /// Where to write one line per request, if anywhere.
+        RequestLog: TextWriter option
+    }
+
+/// A whole request, as the script will see it.
+[<AllowNullLiteral>]
+type IncomingRequest
+    (
+        id: RequestId,
+        port: Port,
+        httpMethod: string,
+        target: string,
+        headers: KeyValuePair<string, string> array,
+        body: byte array,
+        remoteAddress: string,
+        remotePort: int
+    ) =
+    member _.Id = id
+    member _.Port = port
+    member _.Method = httpMethod
+    /// The request target exactly as sent (path and query).
+    member _.Target = target
+    /// Header names as sent, repeated headers joined with ", ".
+    member _.Headers = headers
+    /// The body bytes, chunked encoding removed.
+    member _.Body = body
+    member _.RemoteAddress = remoteAddress
+    member _.RemotePort = remotePort
+
+/// A response head: status, reason phrase (empty: the standard one) and header lines in order.
+type ResponseHead =
+    {
+        Status: int
+        Reason: string
+        Headers: KeyValuePair<string, string> array
+    }
+
+/// What the computer tells a waiting request handler.
+[<RequireQualifiedAccess>]
+type Outgoing =
+    /// The whole response.
+    | Complete of head: ResponseHead * body: byte array
+    /// Start streaming: the head and the first bytes.
+    | Start of head: ResponseHead * body: byte array
+    /// More streamed bytes.
+    | Chunk of body: byte array
+    /// The streamed response is complete.
+    | End
+    /// 503 with Retry-After.
+    | Unavailable
+    /// 426: this port only speaks WebSocket.
+    | UpgradeRequired
+    /// Complete the WebSocket handshake: the connection becomes this client.
+    | Accept of client: WebSocketClient * headers: KeyValuePair<string, string> array
+
+/// One WebSocket connection. Created by the computer when it accepts the upgrade (so that the
+/// script may send at once); the handler attaches the socket once the handshake is done.
+and [<AllowNullLiteral>] WebSocketClient(id: ClientId) =
+    let sends =
+        Channel.CreateUnbounded<struct (byte array * bool * int * string)>(UnboundedChannelOptions(SingleReader = true))
+
+    let resume = new SemaphoreSlim(0)
+    member _.Id = id
+    /// Messages and the close to send, in order (close: code > 0).
+    member _.Sends = sends
+    /// Released when the core lets the reader read the next message.
+    member _.Resume = resume
+
+/// Per port: the Kestrel server and what it routes to.
+type private Endpoint = { Server: KestrelServer; Port: Port }
+
+type private Pending =
+    {
+        Request: IncomingRequest
+        Answers: Channel<Outgoing>
+    }
+
+type private App(handle: HttpContext -> Task) =
+    interface IHttpApplication<HttpContext> with
+        member _.CreateContext(features) =
+            DefaultHttpContext(features) :> HttpContext
+
+        member _.ProcessRequestAsync(context) = handle context
+        member _.DisposeContext(_, _) = ()
+
+/// The shell. `post` delivers inputs to the computer's mailbox (any thread).
+type Shell(options: ShellOptions, sink: Action<Input>) =
+    let post (input: Input) = sink.Invoke input
+    let endpoints = ConcurrentDictionary<Port, Endpoint>()
+    let pending = ConcurrentDictionary<RequestId, Pending>()
+    let clients = ConcurrentDictionary<ClientId, WebSocketClient>()
+    let mutable nextRequest = 0L
+    let mutable closed = false
+
+    static let websocketGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+    static let innermost (e: exn) =
+        let mutable e = e
+
+        while not (isNull e.InnerException) do
+            e <- e.InnerException
+
+        e.Message
+
+    let log (context: HttpContext) (status: int) =
+        match options.RequestLog with
+        | Some writer ->
+            try
+                lock writer (fun () ->
+                    writer.WriteLine(
+                        $"{context.Request.Method} {context.Request.Path}{context.Request.QueryString} {status}"
+                    ))
+            with _ ->
+                ()
+        | None -> ()
+
+    static let writeHead (response: HttpResponse) (head: ResponseHead) =
+        response.StatusCode <- head.Status
+
+        if head.Reason <> "" then
+            response.HttpContext.Features.Get<IHttpResponseFeature>().ReasonPhrase <- head.Reason
+
+        for KeyValue(name, value) in head.Headers do
+            response.Headers.Append(name, value)
+
+    static let noBody (context: HttpContext) status =
+        HttpMethods.IsHead context.Request.Method
+        || (status >= 100 && status < 200)
+        || status = 204
+        || status = 304
+
+    let readBody (request: HttpRequest) =
+        task {
+            let length = request.ContentLength
+
+            if length.HasValue && length.Value = 0L then
+                return Array.Empty<byte>()
+            elif length.HasValue then
+                if length.Value > options.MaxRequestBodyBytes then
+                    raise (Microsoft.AspNetCore.Http.BadHttpRequestException("Request body too large.", 413))
+
+                let buffer = Array.zeroCreate<byte>(int length.Value)
+                let mutable read = 0
+                let mutable finished = false
+
+                while not finished && read < buffer.Length do
+                    let! n = request.Body.ReadAsync(buffer.AsMemory(read))
+
+                    if n = 0 then finished <- true else read <- read + n
+
+                return
+                    if read = buffer.Length then
+                        buffer
+                    else
+                        buffer[0 .. read - 1]
+            else
+                use copy = new MemoryStream()
+                do! request.Body.CopyToAsync(copy)
+                return copy.ToArray()
+        }
+
+    let requestOf id port (context: HttpContext) body =
+        let request = context.Request
+        let raw = context.Features.Get<IHttpRequestFeature>()
+
+        let target =
+            if isNull raw || String.IsNullOrEmpty raw.RawTarget then
+                request.Path.Value
+            else
+                raw.RawTarget
+
+        let headers =
+            [|
+                for KeyValue(name, values) in request.Headers -> KeyValuePair(name, String.Join(", ", values.ToArray()))
+            |]
+
+        let remote = context.Connection.RemoteIpAddress
+
+        let address =
+            if isNull remote then
+                ""
+            elif remote.IsIPv4MappedToIPv6 then
+                remote.MapToIPv4().ToString()
+            else
+                remote.ToString()
+
+        IncomingRequest(id, port, request.Method, target, headers, body, address, context.Connection.RemotePort)
+
+    let isWebSocketRequest (context: HttpContext) =
+        let upgrade = context.Features.Get<IHttpUpgradeFeature>()
+
+        not (isNull upgrade)
+        && upgrade.IsUpgradableRequest
+        && HttpMethods.IsGet context.Request.Method
+        && String.Equals(context.Request.Headers.Upgrade.ToString(), "websocket", StringComparison.OrdinalIgnoreCase)
+
+    let canned (context: HttpContext) status =
+        task {
+            let response = context.Response
+
+            if not response.HasStarted then
+                response.StatusCode <- status
+
+                match status with
+                | 503 -> response.Headers.RetryAfter <- "1"
+                | 426 ->
+                    response.Headers.Upgrade <- "websocket"
+                    response.Headers.Connection <- "Upgrade"
+                | _ -> ()
+
+                response.ContentLength <- 0L
+
+            log context status
+        }
+
+    /// Reads whole messages until the connection ends; reports each and waits for the core to
+    /// let it read the next (backpressure). Reports the end exactly once.
+    let receiveLoop (client: WebSocketClient) (socket: WebSocket) =
+        task {
+            let mutable buffer = Array.zeroCreate<byte> 4096
+            let mutable ended = false
+
+            try
+                while not ended do
+                    let mutable length = 0
+                    let mutable complete = false
+                    let mutable kind = WebSocketMessageType.Text
+
+                    while not complete && not ended do
+                        if length = buffer.Length then
+                            let bigger =
+                                Array.zeroCreate<byte>(min (buffer.Length * 2) (options.MaxMessageBytes + 1))
+
+                            Buffer.BlockCopy(buffer, 0, bigger, 0, length)
+                            buffer <- bigger
+
+                        let! result =
+                            socket.ReceiveAsync(
+                                ArraySegment(buffer, length, buffer.Length - length),
+                                CancellationToken.None
+                            )
+
+                        if result.MessageType = WebSocketMessageType.Close then
+                            ended <- true
+
+                            let code =
+                                if result.CloseStatus.HasValue then
+                                    Some(int result.CloseStatus.Value)
+                                else
+                                    None
+
+                            let reason =
+                                if code.IsSome then
+                                    Some result.CloseStatusDescription
+                                else
+                                    None
+
+                            try
+                                if socket.State = WebSocketState.CloseReceived then
+                                    let status =
+                                        if result.CloseStatus.HasValue then
+                                            result.CloseStatus.Value
+                                        else
+                                            WebSocketCloseStatus.Empty
+
+                                    do!
+                                        socket.CloseOutputAsync(
+                                            status,
+                                            result.CloseStatusDescription,
+                                            CancellationToken.None
+                                        )
+                            with _ ->
+                                ()
+
+                            post (Input.ClientClosed(client.Id, code, reason))
+                        else
+                            kind <- result.MessageType
+                            length <- length + result.Count
+                            complete <- result.EndOfMessage
+
+                            if length > options.MaxMessageBytes then
+                                ended <- true
+
+                                try
+                                    do!
+                                        socket.CloseOutputAsync(
+                                            WebSocketCloseStatus.MessageTooBig,
+                                            "Message too large",
+                                            CancellationToken.None
+                                        )
+                                with _ ->
+                                    ()
+
+                                post (Input.ClientClosed(client.Id, Some 1009, Some "Message too large"))
+
+                    if complete && not ended then
+                        let data = buffer.AsSpan(0, length).ToArray()
+                        post (Input.MessageArrived(client.Id, data, (kind = WebSocketMessageType.Binary)))
+                        do! client.Resume.WaitAsync()
+            with e ->
+                if not ended then
+                    let code, reason =
+                        match e with
+                        | :? WebSocketException as w when w.Message.Contains("UTF-8") ->
+                            1007, "Invalid UTF-8 in text message"
+                        | :? WebSocketException as w when
+                            w.WebSocketErrorCode = WebSocketError.Faulted
+                            || w.WebSocketErrorCode = WebSocketError.HeaderError
+                            ->
+                            1002, "Protocol error"
+                        | _ -> 1006, innermost e
+
+                    if code <> 1006 then
+                        try
+                            do! socket.CloseOutputAsync(enum<WebSocketCloseStatus> code, reason, CancellationToken.None)
+                        with _ ->
+                            ()
+
+                    post (Input.ClientClosed(client.Id, Some code, Some reason))
+        }
+
+    /// Sends what the script sends, in order; a close ends it.
+    let sendLoop (client: WebSocketClient) (socket: WebSocket) =
+        task {
+            let mutable running = true
+
+            while running do
+                let! more = client.Sends.Reader.WaitToReadAsync()
+
+                if not more then
+                    running <- false
+                else
+                    let mutable item = Unchecked.defaultof<_>
+
+                    while running && client.Sends.Reader.TryRead(&item) do
+                        let struct (data, binary, code, reason) = item
+
+                        try
+                            if code > 0 then
+                                running <- false
+
+                                if
+                                    socket.State = WebSocketState.Open
+                                    || socket.State = WebSocketState.CloseReceived
+                                then
+                                    do!
+                                        socket.CloseOutputAsync(
+                                            enum<WebSocketCloseStatus> code,
+                                            reason,
+                                            CancellationToken.None
+                                        )
+                            elif
+                                socket.State = WebSocketState.Open
+                                || socket.State = WebSocketState.CloseReceived
+                            then
+                                let kind =
+                                    if binary then
+                                        WebSocketMessageType.Binary
+                                    else
+                                        WebSocketMessageType.Text
+
+                                do! socket.SendAsync(ArraySegment data, kind, true, CancellationToken.None)
+                        with _ ->
+                            // The peer went away; the receive side reports it.
+                            ()
+        }
+
+    let acceptWebSocket (context: HttpContext) (client: WebSocketClient) (extra: KeyValuePair<string, string> array) =
+        task {
+            let key = context.Request.Headers["Sec-WebSocket-Key"].ToString()
+            let version = context.Request.Headers["Sec-WebSocket-Version"].ToString()
+
+            let validKey =
+                try
+                    key <> "" && Convert.FromBase64String(key).Length = 16
+                with _ ->
+                    false
+
+            if not validKey || version <> "13" then
+                context.Response.StatusCode <- 400
+                context.Response.Headers["Sec-WebSocket-Version"] <- "13"
+                context.Response.ContentLength <- 0L
+                log context 400
+                post (Input.ClientClosed(client.Id, Some 1002, Some "Bad handshake"))
+            else
+                let accept =
+                    Convert.ToBase64String(SHA1.HashData(Encoding.ASCII.GetBytes(key + websocketGuid)))
+
+                let offered =
+                    context.Request.Headers["Sec-WebSocket-Protocol"].ToString().Split(',')
+                    |> Array.map (fun s -> s.Trim())
+                    |> Array.filter (fun s -> s <> "")
+
+                let mutable subprotocol = null
+                let response = context.Response
+                response.StatusCode <- 101
+                response.Headers.Connection <- "Upgrade"
+                response.Headers.Upgrade <- "websocket"
+                response.Headers["Sec-WebSocket-Accept"] <- accept
+
+                for KeyValue(name, value) in extra do
+                    if String.Equals(name, "Sec-WebSocket-Protocol", StringComparison.OrdinalIgnoreCase) then
+                        let wanted = value.Split(',') |> Array.map (fun s -> s.Trim())
+
+                        match wanted |> Array.tryFind (fun w -> Array.contains w offered) with
+                        | Some chosen ->
+                            subprotocol <- chosen
+                            response.Headers["Sec-WebSocket-Protocol"] <- chosen
+                        | None -> ()
+                    else
+                        response.Headers.Append(name, value)
+
+                log context 101
+                let upgrade = context.Features.Get<IHttpUpgradeFeature>()
+                let! stream = upgrade.UpgradeAsync()
+
+                let socketOptions =
+                    WebSocketCreationOptions(
+                        IsServer = true,
+                        SubProtocol = subprotocol,
+                        KeepAliveInterval = options.PingInterval,
+                        KeepAliveTimeout = options.PingInterval
+                    )
+
+                use socket = WebSocket.CreateFromStream(stream, socketOptions)
+                let sending = sendLoop client socket
+                do! receiveLoop client socket
+                client.Sends.Writer.TryComplete() |> ignore
+                do! sending
+                clients.TryRemove(client.Id) |> ignore
+        }
+
+    let respond (context: HttpContext) (answers: Channel<Outgoing>) =
+        task {
+            let response = context.Response
+            let! first = answers.Reader.ReadAsync()
+
+            try
+                match first with
+                | Outgoing.Complete(head, body) ->
+                    writeHead response head
+
+                    if noBody context head.Status then
+                        if HttpMethods.IsHead context.Request.Method then
+                            response.ContentLength <- int64 body.Length
+                    else
+                        response.ContentLength <- int64 body.Length
+
+                        if body.Length > 0 then
+                            do! response.Body.WriteAsync(body.AsMemory())
+
+                    log context head.Status
+                | Outgoing.Start(head, body) ->
+                    writeHead response head
+                    do! response.StartAsync()
+                    let skip = noBody context head.Status
+
+                    if body.Length > 0 && not skip then
+                        do! response.Body.WriteAsync(body.AsMemory())
+
+                    do! response.Body.FlushAsync()
+                    let mutable streaming = true
+
+                    while streaming do
+                        match! answers.Reader.ReadAsync() with
+                        | Outgoing.Chunk body when not skip ->
+                            do! response.Body.WriteAsync(body.AsMemory())
+                            do! response.Body.FlushAsync()
+                        | Outgoing.Chunk _ -> ()
+                        | _ -> streaming <- false
+
+                    log context head.Status
+                | Outgoing.Unavailable -> do! canned context 503
+                | Outgoing.UpgradeRequired -> do! canned context 426
+                | Outgoing.Accept(client, extra) -> do! acceptWebSocket context client extra
+                | Outgoing.Chunk _
+                | Outgoing.End -> do! canned context 500
+            with
+            | :? OperationCanceledException
+            | :? IOException
+            | :? Microsoft.AspNetCore.Connections.ConnectionResetException -> () // the client went away; the script is not told
+        }
+
+    let handle (port: Port) (context: HttpContext) : Task =
+        task {
+            let upgrade = isWebSocketRequest context
+
+            let! body =
+                task {
+                    if upgrade then
+                        return Some(Array.Empty<byte>())
+                    else
+                        try
+                            let! bytes = readBody context.Request
+                            return Some bytes
+                        with :? Microsoft.AspNetCore.Http.BadHttpRequestException as e ->
+                            context.Response.StatusCode <- e.StatusCode
+                            context.Response.ContentLength <- 0L
+                            log context e.StatusCode
+                            return None
+                }
+
+            match body with
+            | None -> ()
+            | Some body ->
+                let id = Interlocked.Increment(&nextRequest)
+                let request = requestOf id port context body
+
+                let answers =
+                    Channel.CreateUnbounded<Outgoing>(UnboundedChannelOptions(SingleReader = true, SingleWriter = true))
+
+                pending[id] <- { Request = request; Answers = answers }
+
+                try
+                    if closed then
+                        answers.Writer.TryWrite Outgoing.Unavailable |> ignore
+                    else
+                        post (Input.RequestArrived(id, port, upgrade))
+
+                    do! respond context answers
+                finally
+                    pending.TryRemove(id) |> ignore
+        }
+
+    /// Opens a Kestrel server on the port (0: any free one); the bound port, or why it failed.
+    member _.Bind(port: Port) : Result<Port, string> =
+        try
+            let kestrel = KestrelServerOptions()
+            kestrel.AddServerHeader <- false
+            kestrel.Limits.MaxRequestBodySize <- Nullable options.MaxRequestBodyBytes
+            kestrel.AllowSynchronousIO <- false
+            kestrel.ApplicationServices <- ServiceCollection().BuildServiceProvider()
+            kestrel.Listen(IPEndPoint(options.Address, port))
+
+            let transport =
+                SocketTransportFactory(Options.Create(SocketTransportOptions()), NullLoggerFactory.Instance)
+
+            let server =
+                new KestrelServer(Options.Create kestrel, transport, NullLoggerFactory.Instance)
+
+            let bound = ref port
+            let app = App(fun context -> handle bound.Value context)
+
+            server.StartAsync(app, CancellationToken.None).GetAwaiter().GetResult()
+
+            let actual =
+                server.Features.Get<IServerAddressesFeature>().Addresses
+                |> Seq.tryPick (fun address ->
+                    match Uri.TryCreate(address, UriKind.Absolute) with
+                    | true, uri -> Some uri.Port
+                    | _ -> None)
+                |> Option.defaultValue port
+
+            bound.Value <- actual
+            endpoints[actual] <- { Server = server; Port = actual }
+            Ok actual
+        with e ->
+            Error(innermost e)
+
+    /// Closes the port's listening socket at once; requests and connections already accepted
+    /// finish on their own.
+    member _.Release(port: Port) =
+        match endpoints.TryRemove port with
+        | true, endpoint ->
+            // StopAsync unbinds first, then waits for open connections; don't wait for those.
+            let stopping = endpoint.Server.StopAsync(CancellationToken(true))
+
+            stopping.ContinueWith(fun (_: Task) -> endpoint.Server.Dispose()) |> ignore
+        | _ -> ()
+
+    /// The request, while it waits for its answer.
+    member _.TryGetRequest(id: RequestId) : IncomingRequest =
+        match pending.TryGetValue id with
+        | true, p -> p.Request
+        | _ -> null
+
+    /// Hands an answer (or more of a stream) to a waiting request.
+    member _.Send(id: RequestId, outgoing: Outgoing) =
+        match pending.TryGetValue id with
+        | true, p -> p.Answers.Writer.TryWrite outgoing |> ignore
+        | _ -> ()
+
+    /// Accepts a WebSocket upgrade; the client can be sent to at once.
+    member _.Accept(id: RequestId, client: ClientId, headers: KeyValuePair<string, string> array) =
+        let c = WebSocketClient(client)
+        clients[client] <- c
+
+        match pending.TryGetValue id with
+        | true, p -> p.Answers.Writer.TryWrite(Outgoing.Accept(c, headers)) |> ignore
+        | _ -> post (Input.ClientClosed(client, Some 1006, Some "Connection lost"))
+
+    member _.SendMessage(client: ClientId, data: byte array, binary: bool) =
+        match clients.TryGetValue client with
+        | true, c -> c.Sends.Writer.TryWrite(struct (data, binary, 0, null)) |> ignore
+        | _ -> ()
+
+    member _.Close(client: ClientId, code: int, reason: string) =
+        match clients.TryGetValue client with
+        | true, c ->
+            c.Sends.Writer.TryWrite(struct (null, false, code, reason)) |> ignore
+            c.Resume.Release() |> ignore
+        | _ -> ()
+
+    member _.ResumeReading(client: ClientId) =
+        match clients.TryGetValue client with
+        | true, c -> c.Resume.Release() |> ignore
+        | _ -> ()
+
+    /// Stops every server (answering what still waits with 503) and waits briefly for them.
+    member this.Dispose() =
+        closed <- true
+
+        for KeyValue(_, p) in pending do
+            p.Answers.Writer.TryWrite Outgoing.Unavailable |> ignore
+
+        let stop (e: Endpoint) : Task =
+            task {
+                use cts = new CancellationTokenSource(TimeSpan.FromSeconds 2.0)
+
+                try
+                    do! e.Server.StopAsync(cts.Token)
+                with _ ->
+                    ()
+
+                e.Server.Dispose()
+            }
+
+        let stops =
+            [|
+                for port in List.ofSeq endpoints.Keys do
+                    match endpoints.TryRemove port with
+                    | true, e -> yield stop e
+                    | _ -> ()
+            |]
+
+        try
+            Task.WaitAll(stops, TimeSpan.FromSeconds 3.0) |> ignore
+        with _ ->
+            ()
+
+    interface IDisposable with
+        member this.Dispose() = this.Dispose()
