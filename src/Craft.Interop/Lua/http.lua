@@ -260,4 +260,123 @@ function http.listen(port, callback)
     if not done then error(err, 0) end
 end
 
-return http, checkPort, headerMeta
+-------------------------------------------------------------------------------------------------
+-- WebSocket servers
+
+-- One userdata per client, made when it connects and shared by all its events.
+local clientIDs = {}
+
+local function clientID(id)
+    local ud = clientIDs[id]
+    if ud == nil then
+        ud = n.newClientID(id)
+        clientIDs[id] = ud
+    end
+    return ud
+end
+
+local function cancel(timer)
+    if timer then os.cancelTimer(timer) end
+end
+
+local client = {}
+
+function client.send(h, message, binary)
+    local t = type(message)
+    if t == "number" then
+        message = tostring(message)
+    elseif t ~= "string" then
+        error(("bad argument #1 (string expected, got %s)"):format(t), 2)
+    end
+    check(n.send(states[h].id, message, binary and true or false))
+end
+
+function client.receive(h, timeout)
+    expectOpt(1, timeout, "number", 2)
+    local st = states[h]
+    if not n.isOpen(st.id) then error(CLOSED, 2) end
+    local me = h.clientID
+    local timer = timeout and os.startTimer(timeout)
+    while true do
+        local e = pack(os.pullEvent())
+        local name = e[1]
+        if name == "websocket_server_message" and e[2] == me then
+            cancel(timer)
+            return e[3], e[4]
+        elseif name == "websocket_server_closed" and e[2] == me then
+            cancel(timer)
+            return nil
+        elseif name == "timer" and e[2] == timer then
+            return nil
+        end
+    end
+end
+
+function client.close(h, code, reason)
+    expectOpt(1, code, "number", 2)
+    expectOpt(2, reason, "string", 2)
+    n.closeClient(states[h].id, code and floor(code) or 1000, reason or "")
+end
+
+local clientMeta = methodsFor(client)
+
+project[3] = function(port, id)
+    local h = setmetatable({ clientID = clientID(id) }, clientMeta)
+    states[h] = { id = id, port = port }
+    return pack("websocket_server_connect", port, h)
+end
+
+project[4] = function(id, data, binary)
+    return pack("websocket_server_message", clientID(id), data, binary)
+end
+
+project[5] = function(id, reason, code)
+    local ud = clientID(id)
+    clientIDs[id] = nil
+    return pack("websocket_server_closed", ud, reason, code)
+end
+
+local server = {}
+
+function server.listen(h, timeout)
+    local st = states[h]
+    if st.closed then error(CLOSED, 2) end
+    expectOpt(1, timeout, "number", 2)
+    local timer = timeout and os.startTimer(timeout)
+    while true do
+        local e = pack(os.pullEvent())
+        if e[1] == "websocket_server_connect" and e[2] == st.port then
+            cancel(timer)
+            return e[3]
+        elseif e[1] == "timer" and e[2] == timer then
+            return nil
+        end
+    end
+end
+
+function server.close(h)
+    local st = states[h]
+    if not st.closed then
+        st.closed = true
+        n.closeServer(st.port)
+    end
+end
+
+-- Craft's addition: the port the server is on (useful after asking for port 0).
+function server.getPort(h)
+    return states[h].port
+end
+
+local serverMeta = methodsFor(server)
+
+function http.websocketServer(port, headers)
+    port = checkPort(port)
+    expectOpt(2, headers, "table")
+    local ok, result = n.openServer(port, headers)
+    if not ok then return nil, result end
+    local h = setmetatable({}, serverMeta)
+    states[h] = { port = result, closed = false }
+    return h
+end
+
+return http
