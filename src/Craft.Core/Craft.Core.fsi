@@ -286,6 +286,9 @@ module Core =
     /// Apply one input. Total: defined for every input in every state; never throws.
     val step: Input -> State -> State * Effect list
 
+    /// The same as `step` without its fast paths: exists so that tests can check the two agree.
+    val stepGeneral: Input -> State -> State * Effect list
+
     /// The earliest time a timer or a deadline falls due, if any: the shell should `Tick` then.
     val nextWake: State -> Millis option
 

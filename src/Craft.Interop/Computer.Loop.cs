@@ -249,6 +249,8 @@ public sealed partial class Computer
 
     internal bool IsClientOpen(long client) => Craft.Core.isOpen(client, _state);
 
+    internal bool HasHostPayloads => !_hostPayloads.IsEmpty;
+
     internal object?[]? TakeHostPayload(long id) =>
         _hostPayloads.TryRemove(id, out var args) ? args : null;
 

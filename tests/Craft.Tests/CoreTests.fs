@@ -289,6 +289,14 @@ let properties =
                         Expect.isLessThanOrEqual before.Length now.Length "events vanished"
                         Expect.equal (List.take before.Length now) before "events reordered"
 
+            property "the event path's fast paths agree with the general step"
+            <| fun scenario ->
+                for step in run scenario do
+                    let s = step.Before
+
+                    for input in [ Input.PullEvent; Input.QueueEvent("e", 999_999L, Origin.Script) ] do
+                        Expect.equal (Core.step input s) (Core.stepGeneral input s) $"{input} differs"
+
             property "client ids are unique for the computer's lifetime"
             <| fun scenario ->
                 let ids = acceptedClients (run scenario)

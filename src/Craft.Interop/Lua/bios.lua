@@ -79,23 +79,27 @@ local payloads = {}
 -- by the http library.
 local project = {}
 
+-- These three are the event path's hot loop: no tables unless the event has parameters.
 function os.queueEvent(name, ...)
-    expect(1, name, "string")
+    if type(name) ~= "string" then expect(1, name, "string") end
     local n = select("#", ...)
     local id = n_queue(name, n > 0)
     if id and n > 0 then payloads[id] = pack(...) end
 end
 
 function os.pullEventRaw(filter)
-    expectOpt(1, filter, "string")
+    if filter ~= nil and type(filter) ~= "string" then expectOpt(1, filter, "string") end
     return co_yield(filter)
 end
 
+local function unlessTerminated(name, ...)
+    if name == "terminate" then error("Terminated", 0) end
+    return name, ...
+end
+
 function os.pullEvent(filter)
-    expectOpt(1, filter, "string")
-    local e = pack(co_yield(filter))
-    if e[1] == "terminate" then error("Terminated", 0) end
-    return unpack(e, 1, e.n)
+    if filter ~= nil and type(filter) ~= "string" then expectOpt(1, filter, "string") end
+    return unlessTerminated(co_yield(filter))
 end
 
 function os.startTimer(seconds)
@@ -258,34 +262,37 @@ end
 --   kind 1: an event the script queued: (name, payload id)
 --   kind 2..5: network events the http library projects into handles
 
-local function eventFor(kind, a, ...)
+local function wanted(filter, name)
+    return filter == nil or name == filter or name == "terminate"
+end
+
+-- Resumes the script with one raw event if its filter wants it; returns what the script yielded
+-- next (ok, filter) or, when it does not want the event, (true, filter) unchanged.
+local function dispatch(co, filter, kind, a, ...)
     if kind == 0 then
-        return pack(a, ...)
+        if wanted(filter, a) then return co_resume(co, a, ...) end
+        return true, filter
     elseif kind == 1 then
-        local args = payloads[...]
-        if args == nil then return pack(a) end
-        payloads[...] = nil
-        return pack(a, unpack(args, 1, args.n))
-    else
-        return project[kind](a, ...)
+        local id = ...
+        local args = payloads[id]
+        if args ~= nil then payloads[id] = nil end
+        if not wanted(filter, a) then return true, filter end
+        if args == nil then return co_resume(co, a) end
+        return co_resume(co, a, unpack(args, 1, args.n))
     end
+    local e = project[kind](a, ...)
+    if wanted(filter, e[1]) then return co_resume(co, unpack(e, 1, e.n)) end
+    return true, filter
 end
 
 local function kernel(main, ...)
     local co = watch(co_create(main))
-    local result = pack(co_resume(co, ...))
-    while true do
-        if co_status(co) == "dead" then
-            if result[1] then return true end
-            return false, result[2]
-        end
-        local filter = result[2]
-        local e = eventFor(co_yield())
-        local name = e[1]
-        if filter == nil or name == filter or name == "terminate" then
-            result = pack(co_resume(co, unpack(e, 1, e.n)))
-        end
+    local ok, filter = co_resume(co, ...)
+    while co_status(co) ~= "dead" do
+        ok, filter = dispatch(co, filter, co_yield())
     end
+    if ok then return true end
+    return false, filter
 end
 
 -------------------------------------------------------------------------------------------------
