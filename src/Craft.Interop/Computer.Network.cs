@@ -64,7 +64,8 @@ public sealed partial class Computer
             _options.MaxRequestBodyBytes,
             _options.MaxWebSocketMessageBytes,
             _options.WebSocketPingInterval,
-            _options.RequestLog ? FSharpOption<TextWriter>.Some(_options.Error) : FSharpOption<TextWriter>.None),
+            _options.RequestLog ? FSharpOption<TextWriter>.Some(_options.Error) : FSharpOption<TextWriter>.None,
+            _options.ResponseDeadline + TimeSpan.FromSeconds(5)),
         Post);
 
     internal Shell? ShellIfAny => _shell;

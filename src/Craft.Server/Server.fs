@@ -39,6 +39,9 @@ type ShellOptions =
         PingInterval: TimeSpan
         /// Where to write one line per request, if anywhere.
         RequestLog: TextWriter option
+        /// How long a released port's open requests and connections may take to finish (the
+        /// response deadline and a margin): requests the script holds can still be answered.
+        DrainTimeout: TimeSpan
     }
 
 /// A whole request, as the script will see it.
@@ -601,10 +604,15 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
     member _.Release(port: Port) =
         match endpoints.TryRemove port with
         | true, endpoint ->
-            // StopAsync unbinds first, then waits for open connections; don't wait for those.
-            let stopping = endpoint.Server.StopAsync(CancellationToken(true))
+            // StopAsync unbinds first (the port is free again at once), then lets open requests
+            // finish for up to the drain timeout before it aborts them. Nobody waits for it.
+            let drain = new CancellationTokenSource(options.DrainTimeout)
+            let stopping = endpoint.Server.StopAsync(drain.Token)
 
-            stopping.ContinueWith(fun (_: Task) -> endpoint.Server.Dispose()) |> ignore
+            stopping.ContinueWith(fun (_: Task) ->
+                drain.Dispose()
+                endpoint.Server.Dispose())
+            |> ignore
         | _ -> ()
 
     /// The request, while it waits for its answer.
