@@ -117,7 +117,19 @@ Target.create "CheckFormat" (fun _ ->
     toolsRestored.Force()
     dotnet ([ "fantomas"; "--check" ] @ fantomasTargets))
 
-Target.create "Bench" (fun _ -> Trace.log "no benchmarks yet")
+// Craft against plain Kestrel, side by side; rewrites the measured table in docs/benchmarks.md.
+// HTTP cases need wrk (Debian: apt-get install wrk).
+Target.create "Bench" (fun _ ->
+    dotnet
+        [ "run"
+          "--project"
+          "bench/Craft.Bench"
+          "-c"
+          configuration
+          "--no-build"
+          "--"
+          "--out"
+          "docs/benchmarks.md" ])
 
 Target.create "Run" (fun _ ->
     dotnet

@@ -1,0 +1,365 @@
+// Craft's benchmark: each case on Craft and on plain Kestrel (no Lua) in one run, the two sides
+// alternating, each figure the median of several runs. Writes a Markdown report.
+//
+//   dotnet run -c Release --project bench/Craft.Bench -- [--runs 3] [--seconds 5] [--out FILE]
+//                                                          [--only events,http,ws]
+//
+// HTTP load comes from wrk (Debian package `wrk`); WebSocket load from ClientWebSocket here.
+
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.RegularExpressions;
+using Craft.Interop;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+var runs = 3;
+var seconds = 5;
+string? outFile = null;
+var only = new HashSet<string> { "events", "http", "ws" };
+for (int i = 0; i < args.Length; i++)
+{
+    switch (args[i])
+    {
+        case "--runs": runs = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+        case "--seconds": seconds = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+        case "--out": outFile = args[++i]; break;
+        case "--only": only = args[++i].Split(',').ToHashSet(); break;
+        default: Console.Error.WriteLine($"unknown argument {args[i]}"); return 2;
+    }
+}
+
+var rows = new List<string>();
+var notes = new List<string>();
+string Lua(string name) => Path.Combine(AppContext.BaseDirectory, "lua", name);
+static double Median(IEnumerable<double> xs)
+{
+    var a = xs.OrderBy(x => x).ToArray();
+    return a.Length == 0 ? double.NaN : a.Length % 2 == 1 ? a[a.Length / 2] : (a[a.Length / 2 - 1] + a[a.Length / 2]) / 2;
+}
+static string F(double x, int digits = 0) => double.IsNaN(x) ? "n/a" : x.ToString("N" + digits, CultureInfo.InvariantCulture);
+
+// ---- The event path (in process) ----
+if (only.Contains("events"))
+{
+    var script = new List<double>();
+    var host = new List<double>();
+    for (int r = 0; r < runs; r++)
+    {
+        var (s, h) = await EventPath(Lua("events.lua"), 1_000_000, 200_000);
+        script.Add(s);
+        host.Add(h);
+        Console.WriteLine($"events run {r + 1}: script {s:N0}/s, host {h:N0}/s");
+    }
+    rows.Add($"| Event path: `os.queueEvent` → `os.pullEvent` round trips/s | {F(Median(script))} | n/a | |");
+    rows.Add($"| Event path: host `QueueEvent` → script, events/s | {F(Median(host))} | n/a | |");
+}
+
+// ---- HTTP hello ----
+if (only.Contains("http"))
+{
+    if (!HasWrk())
+    {
+        notes.Add("HTTP cases skipped: `wrk` is not installed (`apt-get install wrk`).");
+    }
+    else
+    {
+        await using var kestrel = await PlainKestrel.HelloAsync();
+        await using var craft = await CraftServer.StartAsync(Lua("hello.lua"));
+        foreach (var connections in new[] { 1, 16, 64, 256 })
+        {
+            var c = new List<WrkResult>();
+            var k = new List<WrkResult>();
+            for (int r = 0; r < runs; r++)
+            {
+                k.Add(await Wrk(kestrel.Port, connections, seconds));
+                c.Add(await Wrk(craft.Port, connections, seconds));
+                Console.WriteLine($"http c={connections} run {r + 1}: craft {c[^1]}, kestrel {k[^1]}");
+            }
+            double cr = Median(c.Select(x => x.Rps)), kr = Median(k.Select(x => x.Rps));
+            rows.Add($"| HTTP hello, {connections} connections: requests/s | {F(cr)} | {F(kr)} | {F(cr / kr, 2)} |");
+            rows.Add($"| HTTP hello, {connections} connections: p50 / p99 latency (ms) | {F(Median(c.Select(x => x.P50)), 2)} / {F(Median(c.Select(x => x.P99)), 2)} | {F(Median(k.Select(x => x.P50)), 2)} / {F(Median(k.Select(x => x.P99)), 2)} | {F(Median(c.Select(x => x.P99)) / Median(k.Select(x => x.P99)), 2)} (p99) |");
+            var errors = c.Concat(k).Sum(x => x.Errors);
+            if (errors > 0) notes.Add($"HTTP c={connections}: {errors} errors or non-2xx answers in total.");
+        }
+    }
+}
+
+// ---- WebSocket echo ----
+if (only.Contains("ws"))
+{
+    await using var kestrel = await PlainKestrel.EchoAsync();
+    await using var craft = await CraftServer.StartAsync(Lua("ws-echo.lua"));
+    foreach (var connections in new[] { 1, 16, 64 })
+    {
+        var c = new List<(double Rate, double P99)>();
+        var k = new List<(double Rate, double P99)>();
+        for (int r = 0; r < runs; r++)
+        {
+            k.Add(await WsLoad(kestrel.Port, connections, 16, seconds));
+            c.Add(await WsLoad(craft.Port, connections, 16, seconds));
+            Console.WriteLine($"ws c={connections} run {r + 1}: craft {c[^1].Rate:N0}/s, kestrel {k[^1].Rate:N0}/s");
+        }
+        double cr = Median(c.Select(x => x.Rate)), kr = Median(k.Select(x => x.Rate));
+        rows.Add($"| WebSocket echo 16 B, {connections} connections: messages/s | {F(cr)} | {F(kr)} | {F(cr / kr, 2)} |");
+        rows.Add($"| WebSocket echo 16 B, {connections} connections: p99 (ms) | {F(Median(c.Select(x => x.P99)), 2)} | {F(Median(k.Select(x => x.P99)), 2)} | |");
+    }
+}
+
+var report = new StringBuilder();
+report.AppendLine($"Measured {DateTime.UtcNow:yyyy-MM-dd} on {Machine()}; median of {runs} runs of {seconds} s, the two sides alternating.");
+report.AppendLine();
+report.AppendLine("| Case | Craft | Plain Kestrel | Craft / Kestrel |");
+report.AppendLine("| --- | ---: | ---: | ---: |");
+foreach (var row in rows) report.AppendLine(row);
+foreach (var note in notes) report.AppendLine().AppendLine(note);
+Console.WriteLine();
+Console.Write(report);
+if (outFile is not null)
+{
+    // Replace the measured section of an existing document, keeping its prose around it.
+    const string start = "<!-- bench:start -->", end = "<!-- bench:end -->";
+    var existing = File.Exists(outFile) ? await File.ReadAllTextAsync(outFile) : "";
+    int a = existing.IndexOf(start, StringComparison.Ordinal), b = existing.IndexOf(end, StringComparison.Ordinal);
+    var text = a >= 0 && b > a
+        ? existing[..(a + start.Length)] + "\n" + report + existing[b..]
+        : start + "\n" + report + end + "\n";
+    await File.WriteAllTextAsync(outFile, text);
+}
+return 0;
+
+// ---------------------------------------------------------------------------------------------
+
+static string Machine()
+{
+    var mem = File.Exists("/proc/meminfo")
+        ? Regex.Match(File.ReadAllText("/proc/meminfo"), @"MemTotal:\s+(\d+)").Groups[1].Value
+        : "";
+    var gib = long.TryParse(mem, out var kb) ? $"{kb / 1024.0 / 1024.0:F0} GiB" : "? GiB";
+    var cpu = File.Exists("/proc/cpuinfo")
+        ? Regex.Match(File.ReadAllText("/proc/cpuinfo"), @"model name\s*:\s*(.+)").Groups[1].Value.Trim()
+        : "unknown CPU";
+    return $"{Environment.ProcessorCount} cores ({cpu}), {gib}, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}";
+}
+
+static bool HasWrk()
+{
+    try
+    {
+        using var p = Process.Start(new ProcessStartInfo("wrk", "--version") { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        p.WaitForExit();
+        return true;
+    }
+    catch { return false; }
+}
+
+static async Task<WrkResult> Wrk(int port, int connections, int seconds)
+{
+    var threads = Math.Min(2, connections);
+    var psi = new ProcessStartInfo("wrk", $"-t{threads} -c{connections} -d{seconds}s --latency http://127.0.0.1:{port}/")
+    {
+        RedirectStandardOutput = true,
+        RedirectStandardError = true,
+    };
+    using var p = Process.Start(psi)!;
+    var output = await p.StandardOutput.ReadToEndAsync();
+    await p.WaitForExitAsync();
+    double Latency(string pct)
+    {
+        var m = Regex.Match(output, $@"\s{pct}%\s+([\d.]+)(us|ms|s)");
+        if (!m.Success) return double.NaN;
+        var v = double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
+        return m.Groups[2].Value switch { "us" => v / 1000, "s" => v * 1000, _ => v };
+    }
+    var rps = Regex.Match(output, @"Requests/sec:\s+([\d.]+)");
+    var non2xx = Regex.Match(output, @"Non-2xx or 3xx responses:\s+(\d+)");
+    var socket = Regex.Match(output, @"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)");
+    long errors = non2xx.Success ? long.Parse(non2xx.Groups[1].Value) : 0;
+    if (socket.Success) errors += Enumerable.Range(1, 4).Sum(i => long.Parse(socket.Groups[i].Value));
+    return new WrkResult(
+        rps.Success ? double.Parse(rps.Groups[1].Value, CultureInfo.InvariantCulture) : double.NaN,
+        Latency("50"), Latency("99"), errors);
+}
+
+static async Task<(double Rate, double P99)> WsLoad(int port, int connections, int size, int seconds)
+{
+    var payload = new byte[size];
+    Random.Shared.NextBytes(payload);
+    var sockets = new List<ClientWebSocket>();
+    for (int i = 0; i < connections; i++)
+    {
+        var ws = new ClientWebSocket();
+        await ws.ConnectAsync(new Uri($"ws://127.0.0.1:{port}/"), CancellationToken.None);
+        sockets.Add(ws);
+    }
+    var stop = Stopwatch.StartNew();
+    var latencies = new List<double>[connections];
+    long count = 0;
+    var tasks = sockets.Select(async (ws, i) =>
+    {
+        var list = latencies[i] = new List<double>();
+        var buffer = new byte[Math.Max(size, 1024)];
+        while (stop.Elapsed.TotalSeconds < seconds)
+        {
+            var t0 = Stopwatch.GetTimestamp();
+            await ws.SendAsync(payload, WebSocketMessageType.Binary, true, CancellationToken.None);
+            WebSocketReceiveResult r;
+            do r = await ws.ReceiveAsync(buffer, CancellationToken.None); while (!r.EndOfMessage);
+            list.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+            Interlocked.Increment(ref count);
+        }
+    }).ToArray();
+    await Task.WhenAll(tasks);
+    var elapsed = stop.Elapsed.TotalSeconds;
+    foreach (var ws in sockets)
+    {
+        try { await ws.CloseAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None); } catch { }
+        ws.Dispose();
+    }
+    var all = latencies.SelectMany(l => l).OrderBy(x => x).ToArray();
+    var p99 = all.Length == 0 ? double.NaN : all[Math.Min(all.Length - 1, (int)(all.Length * 0.99))];
+    return (count / elapsed, p99);
+}
+
+static async Task<(double Script, double Host)> EventPath(string script, int n, int hostEvents)
+{
+    var output = new SignalWriter();
+    await using var computer = new Computer(new ComputerOptions { Output = output, EventQueueCapacity = 256 });
+    var run = computer.RunFileAsync(script, [n.ToString(CultureInfo.InvariantCulture)]);
+    var line = await output.WaitForAsync("script ");
+    var parts = line.Split(' ');
+    var scriptRate = double.Parse(parts[1], CultureInfo.InvariantCulture) / double.Parse(parts[2], CultureInfo.InvariantCulture);
+    var sw = Stopwatch.StartNew();
+    for (int i = 0; i < hostEvents; i++) computer.QueueEvent("host");
+    computer.QueueEvent("done");
+    await run;
+    var hostRate = hostEvents / sw.Elapsed.TotalSeconds;
+    return (scriptRate, hostRate);
+}
+
+record WrkResult(double Rps, double P50, double P99, long Errors)
+{
+    public override string ToString() => $"{Rps:N0} req/s p50 {P50:F2} ms p99 {P99:F2} ms errors {Errors}";
+}
+
+/// <summary>A writer that lets the bench wait for a line the script prints.</summary>
+sealed class SignalWriter : TextWriter
+{
+    private readonly StringBuilder _line = new();
+    private readonly List<(string Prefix, TaskCompletionSource<string> Done)> _waits = new();
+    private readonly List<string> _lines = new();
+    public override Encoding Encoding => Encoding.UTF8;
+
+    public override void Write(char value)
+    {
+        lock (_waits)
+        {
+            if (value != '\n') { _line.Append(value); return; }
+            var line = _line.ToString();
+            _line.Clear();
+            _lines.Add(line);
+            foreach (var (prefix, done) in _waits.ToArray())
+                if (line.StartsWith(prefix, StringComparison.Ordinal)) done.TrySetResult(line);
+        }
+    }
+
+    public override void Write(string? value)
+    {
+        foreach (var c in value ?? "") Write(c);
+    }
+
+    public Task<string> WaitForAsync(string prefix)
+    {
+        lock (_waits)
+        {
+            foreach (var line in _lines)
+                if (line.StartsWith(prefix, StringComparison.Ordinal)) return Task.FromResult(line);
+            var done = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+            _waits.Add((prefix, done));
+            return done.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        }
+    }
+}
+
+/// <summary>A Craft computer running a bench script that prints "port N".</summary>
+sealed class CraftServer : IAsyncDisposable
+{
+    private readonly Computer _computer;
+    private readonly Task<int> _run;
+    public int Port { get; }
+
+    private CraftServer(Computer computer, Task<int> run, int port) { _computer = computer; _run = run; Port = port; }
+
+    public static async Task<CraftServer> StartAsync(string script)
+    {
+        var output = new SignalWriter();
+        var computer = new Computer(new ComputerOptions { Output = output });
+        var run = computer.RunFileAsync(script, ["0"]);
+        var line = await output.WaitForAsync("port ");
+        return new CraftServer(computer, run, int.Parse(line[5..], CultureInfo.InvariantCulture));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _computer.DisposeAsync();
+        await _run;
+    }
+}
+
+/// <summary>The same cases on plain Kestrel: no Lua, no core, the handler answers directly.</summary>
+sealed class PlainKestrel : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    public int Port { get; }
+
+    private PlainKestrel(WebApplication app, int port) { _app = app; Port = port; }
+
+    private static async Task<PlainKestrel> StartAsync(Action<WebApplication> configure)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => { k.AddServerHeader = false; k.Listen(System.Net.IPAddress.Loopback, 0); });
+        var app = builder.Build();
+        configure(app);
+        await app.StartAsync();
+        var address = app.Urls.First();
+        return new PlainKestrel(app, new Uri(address).Port);
+    }
+
+    public static Task<PlainKestrel> HelloAsync() =>
+        StartAsync(app => app.Run(context => context.Response.WriteAsync("hello")));
+
+    public static Task<PlainKestrel> EchoAsync() =>
+        StartAsync(app =>
+        {
+            app.UseWebSockets();
+            app.Run(async context =>
+            {
+                if (!context.WebSockets.IsWebSocketRequest) { context.Response.StatusCode = 426; return; }
+                using var ws = await context.WebSockets.AcceptWebSocketAsync();
+                var buffer = new byte[128 * 1024];
+                while (true)
+                {
+                    int length = 0;
+                    WebSocketReceiveResult r;
+                    do
+                    {
+                        r = await ws.ReceiveAsync(new ArraySegment<byte>(buffer, length, buffer.Length - length), CancellationToken.None);
+                        length += r.Count;
+                    } while (!r.EndOfMessage && r.MessageType != WebSocketMessageType.Close);
+                    if (r.MessageType == WebSocketMessageType.Close)
+                    {
+                        await ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
+                        return;
+                    }
+                    await ws.SendAsync(new ArraySegment<byte>(buffer, 0, length), r.MessageType, true, CancellationToken.None);
+                }
+            });
+        });
+
+    public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+}
