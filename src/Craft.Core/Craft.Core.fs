@@ -767,12 +767,17 @@ module Core =
             && state.Queue.Count < state.Limits.QueueCapacity
             ->
             { state with
-                Queue = Fifo.enqueue (Event.Custom(name, payload)) state.Queue },
+                Queue = Fifo.enqueue (Event.Custom(name, payload)) state.Queue
+            },
             []
         | Input.PullEvent when not state.Stopped && state.Inbound.IsEmpty ->
             match Fifo.tryDequeue state.Queue with
             | Some(event, rest) ->
-                let s = { state with Queue = rest; Waiting = false }
+                let s =
+                    { state with
+                        Queue = rest
+                        Waiting = false
+                    }
 
                 let s =
                     match event with
