@@ -111,6 +111,21 @@ internal sealed partial class LuaRuntime : IDisposable
         return Bytes.GetString((byte*)p, (int)length);
     }
 
+    // The last event name os.queueEvent saw: scripts queue the same few names over and over.
+    private string _lastName = "";
+    private byte[] _lastNameBytes = [];
+
+    private unsafe string EventName(Lua l, int index)
+    {
+        if (l.Type(index) != LuaType.String) return "";
+        var p = lua_tolstring(l.Handle, index, out var length);
+        var bytes = new ReadOnlySpan<byte>((byte*)p, (int)length);
+        if (bytes.SequenceEqual(_lastNameBytes)) return _lastName;
+        _lastNameBytes = bytes.ToArray();
+        _lastName = Bytes.GetString(bytes);
+        return _lastName;
+    }
+
     // Event names pushed to Lua over and over: their bytes, made once.
     private readonly Dictionary<string, byte[]> _nameBytes = new();
 
@@ -246,7 +261,7 @@ internal sealed partial class LuaRuntime : IDisposable
         var s = State(l);
         try
         {
-            var id = _computer.QueueScriptEvent(Text(s, 1) ?? "");
+            var id = _computer.QueueScriptEvent(EventName(s, 1));
             if (id < 0) s.PushBoolean(false); else s.PushInteger(id);
             return 1;
         }
