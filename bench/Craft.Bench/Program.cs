@@ -2,7 +2,7 @@
 // alternating, each figure the median of several runs. Writes a Markdown report.
 //
 //   dotnet run -c Release --project bench/Craft.Bench -- [--runs 3] [--seconds 5] [--out FILE]
-//                                                          [--only events,http,ws]
+//                                                          [--only events,http,json,ws,idle,soak]
 //
 // HTTP load comes from wrk (Debian package `wrk`); WebSocket load from ClientWebSocket here.
 
@@ -17,10 +17,13 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
+if (args.Length == 2 && args[0] == "--serve")
+    return await Serve(args[1]);
+
 var runs = 3;
 var seconds = 5;
 string? outFile = null;
-var only = new HashSet<string> { "events", "http", "ws" };
+var only = new HashSet<string> { "events", "http", "json", "ws", "idle", "soak" };
 for (int i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -74,12 +77,22 @@ if (only.Contains("http"))
         {
             var c = new List<WrkResult>();
             var k = new List<WrkResult>();
+            var ca = new List<double>();
+            var ka = new List<double>();
             for (int r = 0; r < runs; r++)
             {
+                // wrk is another process, so what this process allocates during a run is the
+                // server's cost (the other side sits idle meanwhile).
+                long before = GC.GetTotalAllocatedBytes(true);
                 k.Add(await Wrk(kestrel.Port, connections, seconds));
+                ka.Add((GC.GetTotalAllocatedBytes(true) - before) / (k[^1].Rps * seconds));
+                before = GC.GetTotalAllocatedBytes(true);
                 c.Add(await Wrk(craft.Port, connections, seconds));
+                ca.Add((GC.GetTotalAllocatedBytes(true) - before) / (c[^1].Rps * seconds));
                 Console.WriteLine($"http c={connections} run {r + 1}: craft {c[^1]}, kestrel {k[^1]}");
             }
+            if (connections == 64)
+                rows.Add($"| HTTP hello, 64 connections: managed bytes allocated per request | {F(Median(ca))} | {F(Median(ka))} | {F(Median(ca) / Median(ka), 2)} |");
             double cr = Median(c.Select(x => x.Rps)), kr = Median(k.Select(x => x.Rps));
             rows.Add($"| HTTP hello, {connections} connections: requests/s | {F(cr)} | {F(kr)} | {F(cr / kr, 2)} |");
             rows.Add($"| HTTP hello, {connections} connections: p50 / p99 latency (ms) | {F(Median(c.Select(x => x.P50)), 2)} / {F(Median(c.Select(x => x.P99)), 2)} | {F(Median(k.Select(x => x.P50)), 2)} / {F(Median(k.Select(x => x.P99)), 2)} | {F(Median(c.Select(x => x.P99)) / Median(k.Select(x => x.P99)), 2)} (p99) |");
@@ -108,6 +121,81 @@ if (only.Contains("ws"))
         rows.Add($"| WebSocket echo 16 B, {connections} connections: messages/s | {F(cr)} | {F(kr)} | {F(cr / kr, 2)} |");
         rows.Add($"| WebSocket echo 16 B, {connections} connections: p99 (ms) | {F(Median(c.Select(x => x.P99)), 2)} | {F(Median(k.Select(x => x.P99)), 2)} | |");
     }
+}
+
+// ---- HTTP JSON echo ----
+if (only.Contains("json") && HasWrk())
+{
+    await using var kestrel = await PlainKestrel.JsonEchoAsync();
+    await using var craft = await CraftServer.StartAsync(Lua("json-echo.lua"));
+    var script = Path.Combine(AppContext.BaseDirectory, "post.lua");
+    var c = new List<WrkResult>();
+    var k = new List<WrkResult>();
+    for (int r = 0; r < runs; r++)
+    {
+        k.Add(await Wrk(kestrel.Port, 64, seconds, script));
+        c.Add(await Wrk(craft.Port, 64, seconds, script));
+        Console.WriteLine($"json run {r + 1}: craft {c[^1]}, kestrel {k[^1]}");
+    }
+    double cr = Median(c.Select(x => x.Rps)), kr = Median(k.Select(x => x.Rps));
+    rows.Add($"| HTTP JSON echo (POST 1 KiB), 64 connections: requests/s | {F(cr)} | {F(kr)} | {F(cr / kr, 2)} |");
+    rows.Add($"| HTTP JSON echo, 64 connections: p99 (ms) | {F(Median(c.Select(x => x.P99)), 2)} | {F(Median(k.Select(x => x.P99)), 2)} | {F(Median(c.Select(x => x.P99)) / Median(k.Select(x => x.P99)), 2)} |");
+    var errors = c.Concat(k).Sum(x => x.Errors);
+    if (errors > 0) notes.Add($"HTTP JSON echo: {errors} errors or non-2xx answers in total.");
+}
+
+// ---- WebSocket echo, 64 KiB ----
+if (only.Contains("ws"))
+{
+    await using var kestrel = await PlainKestrel.EchoAsync();
+    await using var craft = await CraftServer.StartAsync(Lua("ws-echo.lua"));
+    foreach (var connections in new[] { 1, 16, 64 })
+    {
+        var c = new List<(double Rate, double P99)>();
+        var k = new List<(double Rate, double P99)>();
+        for (int r = 0; r < runs; r++)
+        {
+            k.Add(await WsLoad(kestrel.Port, connections, 64 * 1024, seconds));
+            c.Add(await WsLoad(craft.Port, connections, 64 * 1024, seconds));
+            Console.WriteLine($"ws64k c={connections} run {r + 1}: craft {c[^1].Rate:N0}/s, kestrel {k[^1].Rate:N0}/s");
+        }
+        double cr = Median(c.Select(x => x.Rate)), kr = Median(k.Select(x => x.Rate));
+        rows.Add($"| WebSocket echo 64 KiB, {connections} connections: messages/s | {F(cr)} | {F(kr)} | {F(cr / kr, 2)} |");
+        rows.Add($"| WebSocket echo 64 KiB, {connections} connections: p99 (ms) | {F(Median(c.Select(x => x.P99)), 2)} | {F(Median(k.Select(x => x.P99)), 2)} | |");
+    }
+}
+
+// ---- 10,000 idle WebSocket clients (each server in its own process, for its memory) ----
+if (only.Contains("idle"))
+{
+    const int clients = 10_000;
+    var c = await IdleClients("craft-echo", clients);
+    var k = await IdleClients("kestrel-echo", clients);
+    rows.Add($"| {clients:N0} idle WebSocket clients: connected / refused | {c.Connected:N0} / {c.Refused:N0} | {k.Connected:N0} / {k.Refused:N0} | |");
+    rows.Add($"| {clients:N0} idle WebSocket clients: server resident memory (MB) | {F(c.RssMb)} | {F(k.RssMb)} | {F(c.RssMb / k.RssMb, 2)} |");
+    rows.Add($"| {clients:N0} idle WebSocket clients: time to connect them all (s) | {F(c.Seconds, 2)} | {F(k.Seconds, 2)} | |");
+}
+
+// ---- Memory over a long run ----
+if (only.Contains("soak") && HasWrk())
+{
+    await using var craft = await CraftServer.StartAsync(Lua("hello.lua"));
+    await Wrk(craft.Port, 64, 2); // warm up
+    long Heap() { GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect(); return GC.GetTotalMemory(true); }
+    var heapBefore = Heap();
+    var rssBefore = Environment.WorkingSet;
+    long total = 0;
+    var sw = Stopwatch.StartNew();
+    while (total < 1_000_000 && sw.Elapsed.TotalMinutes < 3)
+    {
+        var run = await Wrk(craft.Port, 64, 10);
+        total += (long)(run.Rps * 10);
+        if (run.Errors > 0) notes.Add($"Soak: {run.Errors} errors or non-2xx answers.");
+    }
+    var heapAfter = Heap();
+    var rssAfter = Environment.WorkingSet;
+    rows.Add($"| Soak: about {total:N0} hello requests, managed heap before → after (MB) | {F(heapBefore / 1048576.0, 1)} → {F(heapAfter / 1048576.0, 1)} | | |");
+    rows.Add($"| Soak: resident memory of the bench process before → after (MB) | {F(rssBefore / 1048576.0)} → {F(rssAfter / 1048576.0)} | | |");
 }
 
 var report = new StringBuilder();
@@ -157,10 +245,11 @@ static bool HasWrk()
     catch { return false; }
 }
 
-static async Task<WrkResult> Wrk(int port, int connections, int seconds)
+static async Task<WrkResult> Wrk(int port, int connections, int seconds, string? script = null)
 {
     var threads = Math.Min(2, connections);
-    var psi = new ProcessStartInfo("wrk", $"-t{threads} -c{connections} -d{seconds}s --latency http://127.0.0.1:{port}/")
+    var extra = script is null ? "" : $"-s {script} ";
+    var psi = new ProcessStartInfo("wrk", $"-t{threads} -c{connections} -d{seconds}s --latency {extra}http://127.0.0.1:{port}/")
     {
         RedirectStandardOutput = true,
         RedirectStandardError = true,
@@ -239,6 +328,67 @@ static async Task<(double Script, double Host)> EventPath(string script, int n, 
     await run;
     var hostRate = hostEvents / sw.Elapsed.TotalSeconds;
     return (scriptRate, hostRate);
+}
+
+// Child-process mode: serve one case until standard input closes.
+static async Task<int> Serve(string what)
+{
+    IAsyncDisposable server;
+    int port;
+    if (what == "craft-echo")
+    {
+        var craft = await CraftServer.StartAsync(Path.Combine(AppContext.BaseDirectory, "lua", "ws-echo.lua"));
+        (server, port) = (craft, craft.Port);
+    }
+    else
+    {
+        var kestrel = await PlainKestrel.EchoAsync();
+        (server, port) = (kestrel, kestrel.Port);
+    }
+    Console.WriteLine($"port {port}");
+    await Console.In.ReadToEndAsync();
+    await server.DisposeAsync();
+    return 0;
+}
+
+static async Task<(int Connected, int Refused, double RssMb, double Seconds)> IdleClients(string server, int count)
+{
+    var psi = new ProcessStartInfo("dotnet", $"\"{typeof(WrkResult).Assembly.Location}\" --serve {server}")
+    {
+        RedirectStandardInput = true,
+        RedirectStandardOutput = true,
+    };
+    using var child = Process.Start(psi)!;
+    var line = await child.StandardOutput.ReadLineAsync() ?? "";
+    int port = int.Parse(line.Split(' ')[1], CultureInfo.InvariantCulture);
+    var sockets = new ClientWebSocket[count];
+    int connected = 0, refused = 0;
+    var sw = Stopwatch.StartNew();
+    using var gate = new SemaphoreSlim(200);
+    await Task.WhenAll(Enumerable.Range(0, count).Select(async i =>
+    {
+        await gate.WaitAsync();
+        try
+        {
+            var ws = new ClientWebSocket();
+            ws.Options.KeepAliveInterval = TimeSpan.Zero;
+            await ws.ConnectAsync(new Uri($"ws://127.0.0.1:{port}/"), CancellationToken.None);
+            sockets[i] = ws;
+            Interlocked.Increment(ref connected);
+        }
+        catch { Interlocked.Increment(ref refused); }
+        finally { gate.Release(); }
+    }));
+    var seconds = sw.Elapsed.TotalSeconds;
+    await Task.Delay(2000); // let the server settle
+    child.Refresh();
+    var status = File.ReadAllText($"/proc/{child.Id}/status");
+    var rssKb = double.Parse(Regex.Match(status, @"VmRSS:\s+(\d+)").Groups[1].Value, CultureInfo.InvariantCulture);
+    foreach (var ws in sockets) ws?.Abort();
+    foreach (var ws in sockets) ws?.Dispose();
+    child.StandardInput.Close();
+    if (!child.WaitForExit(30_000)) child.Kill(true);
+    return (connected, refused, rssKb / 1024, seconds);
 }
 
 record WrkResult(double Rps, double P50, double P99, long Errors)
@@ -332,6 +482,14 @@ sealed class PlainKestrel : IAsyncDisposable
 
     public static Task<PlainKestrel> HelloAsync() =>
         StartAsync(app => app.Run(context => context.Response.WriteAsync("hello")));
+
+    public static Task<PlainKestrel> JsonEchoAsync() =>
+        StartAsync(app => app.Run(async context =>
+        {
+            var node = await System.Text.Json.Nodes.JsonNode.ParseAsync(context.Request.Body);
+            context.Response.ContentType = "application/json";
+            await context.Response.WriteAsync(node?.ToJsonString() ?? "null");
+        }));
 
     public static Task<PlainKestrel> EchoAsync() =>
         StartAsync(app =>
