@@ -36,7 +36,8 @@ end
 
 local function expectOpt(index, value, wanted, level)
     if value == nil then return nil end
-    return expect(index, value, wanted, (level or 2) + 1)
+    -- A tail call: this function's frame is gone when expect raises, so the level is unchanged.
+    return expect(index, value, wanted, level)
 end
 
 -------------------------------------------------------------------------------------------------
