@@ -196,8 +196,22 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
                     else
                         buffer[0 .. read - 1]
             else
+                // Chunked: the limit is on the body's bytes. Kestrel's own limit would count the
+                // chunk framing too and refuse bodies below the limit, so the shell counts.
                 use copy = new MemoryStream()
-                do! request.Body.CopyToAsync(copy)
+                let buffer = Array.zeroCreate<byte> 16384
+                let mutable finished = false
+
+                while not finished do
+                    let! n = request.Body.ReadAsync(buffer.AsMemory())
+
+                    if n = 0 then
+                        finished <- true
+                    elif copy.Length + int64 n > options.MaxRequestBodyBytes then
+                        raise (Microsoft.AspNetCore.Http.BadHttpRequestException("Request body too large.", 413))
+                    else
+                        copy.Write(buffer, 0, n)
+
                 return copy.ToArray()
         }
 
@@ -538,6 +552,8 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
                         with :? Microsoft.AspNetCore.Http.BadHttpRequestException as e ->
                             context.Response.StatusCode <- e.StatusCode
                             context.Response.ContentLength <- 0L
+                            // The rest of the body is not read: close rather than drain it.
+                            context.Response.Headers.Connection <- "close"
                             log context e.StatusCode
                             return None
                 }
@@ -569,7 +585,8 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
         try
             let kestrel = KestrelServerOptions()
             kestrel.AddServerHeader <- false
-            kestrel.Limits.MaxRequestBodySize <- Nullable options.MaxRequestBodyBytes
+            // The shell enforces the body limit itself (see readBody).
+            kestrel.Limits.MaxRequestBodySize <- Nullable()
             kestrel.AllowSynchronousIO <- false
             kestrel.ApplicationServices <- ServiceCollection().BuildServiceProvider()
             kestrel.Listen(IPEndPoint(options.Address, port))
