@@ -186,6 +186,16 @@ public sealed partial class Computer
             Execute(list.Head);
     }
 
+    /// <summary>
+    /// Applies every input already posted. Called after a port's socket is released: the requests
+    /// that socket already posted must meet the state that released it (they get 503), not a
+    /// listener the script adds later on the same port number.
+    /// </summary>
+    internal void DrainMailbox()
+    {
+        while (_mailbox.Reader.TryRead(out var input)) Apply(input);
+    }
+
     /// <summary>Steps the core with a script's request and returns the core's reply to it.</summary>
     internal Craft.Reply? Ask(Craft.Input input)
     {

@@ -79,6 +79,7 @@ internal sealed partial class LuaRuntime
         Native("removeListener", l => Guard(l, s =>
         {
             _computer.Apply(Craft.Input.NewRemoveListener((int)s.ToInteger(1)));
+            _computer.DrainMailbox();
             return 0;
         }));
 
@@ -281,6 +282,7 @@ internal sealed partial class LuaRuntime
         Native("closeServer", l => Guard(l, s =>
         {
             _computer.Apply(Craft.Input.NewCloseWebSocketServer((int)s.ToInteger(1)));
+            _computer.DrainMailbox();
             return 0;
         }));
 

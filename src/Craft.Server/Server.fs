@@ -108,8 +108,20 @@ and [<AllowNullLiteral>] WebSocketClient(id: ClientId) =
     /// Released when the core lets the reader read the next message.
     member _.Resume = resume
 
+/// Whether a bound port's socket was released. Set and checked under its lock: once it is set,
+/// none of that socket's requests reach the computer any more, so that a listener added later
+/// on the same port number cannot be handed them (they get 503).
+[<AllowNullLiteral>]
+type private Gate() =
+    member val Released = false with get, set
+
 /// Per port: the Kestrel server and what it routes to.
-type private Endpoint = { Server: KestrelServer; Port: Port }
+type private Endpoint =
+    {
+        Server: KestrelServer
+        Port: Port
+        Gate: Gate
+    }
 
 type private Pending =
     {
@@ -537,7 +549,7 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
             | :? Microsoft.AspNetCore.Connections.ConnectionResetException -> () // the client went away; the script is not told
         }
 
-    let handle (port: Port) (context: HttpContext) : Task =
+    let handle (port: Port) (gate: Gate) (context: HttpContext) : Task =
         task {
             let upgrade = isWebSocketRequest context
 
@@ -570,10 +582,16 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
                 pending[id] <- { Request = request; Answers = answers }
 
                 try
-                    if closed then
+                    let routed =
+                        lock gate (fun () ->
+                            if closed || gate.Released then
+                                false
+                            else
+                                post (Input.RequestArrived(id, port, upgrade))
+                                true)
+
+                    if not routed then
                         answers.Writer.TryWrite Outgoing.Unavailable |> ignore
-                    else
-                        post (Input.RequestArrived(id, port, upgrade))
 
                     do! respond context answers
                 finally
@@ -598,7 +616,8 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
                 new KestrelServer(Options.Create kestrel, transport, NullLoggerFactory.Instance)
 
             let bound = ref port
-            let app = App(fun context -> handle bound.Value context)
+            let gate = Gate()
+            let app = App(fun context -> handle bound.Value gate context)
 
             server.StartAsync(app, CancellationToken.None).GetAwaiter().GetResult()
 
@@ -611,7 +630,12 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
                 |> Option.defaultValue port
 
             bound.Value <- actual
-            endpoints[actual] <- { Server = server; Port = actual }
+            endpoints[actual] <-
+                {
+                    Server = server
+                    Port = actual
+                    Gate = gate
+                }
             Ok actual
         with e ->
             Error(innermost e)
@@ -621,6 +645,7 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
     member _.Release(port: Port) =
         match endpoints.TryRemove port with
         | true, endpoint ->
+            lock endpoint.Gate (fun () -> endpoint.Gate.Released <- true)
             // StopAsync unbinds first (the port is free again at once), then lets open requests
             // finish for up to the drain timeout before it aborts them. Nobody waits for it.
             let drain = new CancellationTokenSource(options.DrainTimeout)
