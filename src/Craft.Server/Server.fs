@@ -129,6 +129,179 @@ type private Pending =
         Answers: Channel<Outgoing>
     }
 
+/// Follows the frames going one way on a WebSocket connection and remembers the last close
+/// frame's code. .NET's WebSocket does not say what the frames did: it reports a close without a
+/// code as 1000, and it throws the same exception whether it failed the connection with 1002 or
+/// with 1007.
+type private FrameFollower() =
+    // 0: first header byte, 1: length byte, 2: extended length, 3: mask key, 4: payload.
+    let mutable stage = 0
+    let mutable opcode = 0uy
+    let mutable masked = false
+    let mutable need = 0
+    let mutable remaining = 0L
+    let mutable position = 0L
+    let mutable code = 0
+    let key = Array.zeroCreate<byte> 4
+
+    let payloadStarts (follower: FrameFollower) =
+        position <- 0L
+        code <- 0
+
+        if opcode = 8uy then
+            follower.LastClose <- 0
+
+        stage <- if remaining = 0L then 0 else 4
+
+    let lengthKnown follower =
+        if masked then
+            need <- 4
+            stage <- 3
+        else
+            payloadStarts follower
+
+    /// The code of the last close frame: -1 before any, 0 when it had none.
+    member val LastClose = -1 with get, set
+
+    member this.Feed(data: ReadOnlySpan<byte>) =
+        let mutable i = 0
+
+        while i < data.Length do
+            let b = data[i]
+
+            match stage with
+            | 0 ->
+                opcode <- b &&& 0x0Fuy
+                stage <- 1
+                i <- i + 1
+            | 1 ->
+                masked <- b &&& 0x80uy <> 0uy
+                let short = int64 (b &&& 0x7Fuy)
+                remaining <- 0L
+                i <- i + 1
+
+                if short = 126L then
+                    need <- 2
+                    stage <- 2
+                elif short = 127L then
+                    need <- 8
+                    stage <- 2
+                else
+                    remaining <- short
+                    lengthKnown this
+            | 2 ->
+                remaining <- (remaining <<< 8) ||| int64 b
+                need <- need - 1
+                i <- i + 1
+
+                if need = 0 then
+                    lengthKnown this
+            | 3 ->
+                key[4 - need] <- b
+                need <- need - 1
+                i <- i + 1
+
+                if need = 0 then
+                    payloadStarts this
+            | _ ->
+                let take = int (min remaining (int64 (data.Length - i)))
+
+                if opcode = 8uy then
+                    for j in 0 .. take - 1 do
+                        let at = position + int64 j
+
+                        if at < 2L then
+                            let unmasked = if masked then data[i + j] ^^^ key[int at] else data[i + j]
+                            code <- (code <<< 8) ||| int unmasked
+
+                            if at = 1L then
+                                this.LastClose <- code
+
+                position <- position + int64 take
+                remaining <- remaining - int64 take
+                i <- i + take
+
+                if remaining = 0L then
+                    stage <- 0
+
+/// An upgraded connection's stream with its frames followed both ways. When .NET's WebSocket
+/// disposes it while it is still in use, `abandoned` says whether that was an abort (a keep-alive
+/// ping went unanswered) and ends the connection then, since Kestrel would keep reading on.
+type private WatchedStream(inner: Stream, abandoned: unit -> bool) =
+    inherit Stream()
+    let incoming = FrameFollower()
+    let outgoing = FrameFollower()
+    let mutable finished = false
+    let mutable wasAborted = false
+
+    /// Frames from the peer.
+    member _.Incoming = incoming
+    /// Frames to the peer, .NET's own included.
+    member _.Outgoing = outgoing
+    /// The WebSocket aborted the connection by itself.
+    member _.WasAborted = wasAborted
+    /// The connection is done: disposing is ours from now on, not an abort.
+    member _.Finish() = finished <- true
+
+    override _.CanRead = true
+    override _.CanWrite = true
+    override _.CanSeek = false
+    override _.Length = raise (NotSupportedException())
+
+    override _.Position
+        with get () = raise (NotSupportedException())
+        and set _ = raise (NotSupportedException())
+
+    override _.Seek(_, _) = raise (NotSupportedException())
+    override _.SetLength _ = raise (NotSupportedException())
+    override _.Flush() = inner.Flush()
+    override _.FlushAsync(cancellationToken) = inner.FlushAsync(cancellationToken)
+
+    override _.Read(buffer: byte array, offset, count) =
+        let n = inner.Read(buffer, offset, count)
+        incoming.Feed(ReadOnlySpan(buffer, offset, n))
+        n
+
+    override _.ReadAsync(buffer: Memory<byte>, cancellationToken) =
+        let reading = inner.ReadAsync(buffer, cancellationToken)
+
+        if reading.IsCompletedSuccessfully then
+            let n = reading.Result
+            incoming.Feed(Span<byte>.op_Implicit(buffer.Span.Slice(0, n)))
+            ValueTask<int>(n)
+        else
+            ValueTask<int>(
+                task {
+                    let! n = reading
+                    incoming.Feed(Memory<byte>.op_Implicit(buffer.Slice(0, n)).Span)
+                    return n
+                }
+            )
+
+    override this.ReadAsync(buffer: byte array, offset, count, cancellationToken) =
+        this.ReadAsync(Memory(buffer, offset, count), cancellationToken).AsTask()
+
+    override _.Write(buffer: byte array, offset, count) =
+        outgoing.Feed(ReadOnlySpan(buffer, offset, count))
+        inner.Write(buffer, offset, count)
+
+    override _.WriteAsync(buffer: ReadOnlyMemory<byte>, cancellationToken) =
+        outgoing.Feed(buffer.Span)
+        inner.WriteAsync(buffer, cancellationToken)
+
+    override _.WriteAsync(buffer: byte array, offset, count, cancellationToken) =
+        outgoing.Feed(ReadOnlySpan(buffer, offset, count))
+        inner.WriteAsync(buffer, offset, count, cancellationToken)
+
+    override _.Dispose(disposing) =
+        if disposing then
+            if not finished && not wasAborted then
+                wasAborted <- abandoned ()
+
+            inner.Dispose()
+
+        base.Dispose(disposing)
+
 type private App(handle: HttpContext -> Task) =
     interface IHttpApplication<HttpContext> with
         member _.CreateContext(features) =
@@ -283,7 +456,7 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
 
     /// Reads whole messages until the connection ends; reports each and waits for the core to
     /// let it read the next (backpressure). Reports the end exactly once.
-    let receiveLoop (client: WebSocketClient) (socket: WebSocket) =
+    let receiveLoop (client: WebSocketClient) (socket: WebSocket) (watched: WatchedStream) =
         task {
             let mutable buffer = Array.zeroCreate<byte> 4096
             let mutable ended = false
@@ -311,8 +484,9 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
                         if result.MessageType = WebSocketMessageType.Close then
                             ended <- true
 
+                            // .NET reports a close frame without a code as 1000.
                             let code =
-                                if result.CloseStatus.HasValue then
+                                if result.CloseStatus.HasValue && watched.Incoming.LastClose <> 0 then
                                     Some(int result.CloseStatus.Value)
                                 else
                                     None
@@ -369,8 +543,9 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
                 if not ended then
                     let code, reason =
                         match e with
-                        | :? WebSocketException as w when w.Message.Contains("UTF-8") ->
-                            1007, "Invalid UTF-8 in text message"
+                        // .NET failed the connection itself; its close frame says why.
+                        | _ when watched.Outgoing.LastClose = 1007 -> 1007, "Invalid UTF-8 in text message"
+                        | _ when watched.WasAborted -> 1006, "No answer to ping"
                         | :? WebSocketException as w when
                             w.WebSocketErrorCode = WebSocketError.Faulted
                             || w.WebSocketErrorCode = WebSocketError.HeaderError
@@ -490,11 +665,25 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
                         KeepAliveTimeout = options.PingInterval
                     )
 
-                use socket = WebSocket.CreateFromStream(stream, socketOptions)
+                let created: WebSocket ref = ref null
+
+                let abandoned () =
+                    let aborted =
+                        not (isNull created.Value) && created.Value.State = WebSocketState.Aborted
+
+                    if aborted then
+                        context.Abort()
+
+                    aborted
+
+                let watched = new WatchedStream(stream, abandoned)
+                use socket = WebSocket.CreateFromStream(watched, socketOptions)
+                created.Value <- socket
                 let sending = sendLoop client socket
-                do! receiveLoop client socket
+                do! receiveLoop client socket watched
                 client.Sends.Writer.TryComplete() |> ignore
                 do! sending
+                watched.Finish()
                 clients.TryRemove(client.Id) |> ignore
         }
 
@@ -630,12 +819,14 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
                 |> Option.defaultValue port
 
             bound.Value <- actual
+
             endpoints[actual] <-
                 {
                     Server = server
                     Port = actual
                     Gate = gate
                 }
+
             Ok actual
         with e ->
             Error(innermost e)
