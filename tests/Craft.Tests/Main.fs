@@ -4,4 +4,4 @@ open Expecto
 
 [<EntryPoint>]
 let main argv =
-    runTestsWithCLIArgs [] argv (testList "craft" [ CoreTests.tests; HttpTests.tests ])
+    runTestsWithCLIArgs [] argv (testList "craft" [ CoreTests.tests; WebSocketTests.tests; HttpTests.tests ])
