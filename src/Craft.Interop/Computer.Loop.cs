@@ -54,6 +54,10 @@ public sealed partial class Computer
 
     private void PostHostEvent(string name, object?[] args)
     {
+        // Event names travel as Lua bytes, one char per byte; a host's name is text, sent as UTF-8
+        // like its string parameters.
+        if (!System.Text.Ascii.IsValid(name))
+            name = System.Text.Encoding.Latin1.GetString(System.Text.Encoding.UTF8.GetBytes(name));
         var id = Interlocked.Increment(ref _nextPayload);
         _hostPayloads[id] = args;
         Post(Craft.Input.NewQueueEvent(name, id, Craft.Origin.Host));
