@@ -254,6 +254,9 @@ public sealed partial class Computer
 
     internal void RequestShutdown() => _shutdownRequested = true;
 
+    /// <summary>The script waited for the host (read()), which is not running: restart the watchdog.</summary>
+    internal void RestartWatchdog() => _resumedAt = Stopwatch.GetTimestamp();
+
     /// <summary>Why the script must stop now (the runaway watchdog), or null.</summary>
     internal string? Expired()
     {

@@ -326,6 +326,7 @@ internal sealed partial class LuaRuntime : IDisposable
         {
             _options.Output.Flush();
             var line = _options.Input.ReadLine();
+            _computer.RestartWatchdog();
             if (line is null) s.PushNil(); else PushText(s, line);
             return 1;
         }));
