@@ -761,5 +761,90 @@ let python =
                 })
     }
 
+
+/// The examples, run as they are.
+let private example (parts: string list) =
+    Path.Combine(AppContext.BaseDirectory :: "examples" :: parts |> Array.ofList)
+
+/// The port in an example's first line ("... http://localhost:N/ ..." or "ws://localhost:N/").
+let private portInBanner (line: string) =
+    let m = RegularExpressions.Regex.Match(line, @"://localhost:(\d+)/")
+    if m.Success then Some(int m.Groups[1].Value) else None
+
+let examples =
+    testList
+        "examples"
+        [
+            testTask "examples/ws-echo.lua echoes text and binary, and ends on terminate" {
+                do!
+                    withRunning (startFile defaults (example [ "ws-echo.lua" ]) [ "0" ] portInBanner) (fun s ->
+                        task {
+                            use! ws = connect (s.Uri())
+                            do! echoes ws WebSocketMessageType.Text (Encoding.UTF8.GetBytes "héllo")
+                            do! echoes ws WebSocketMessageType.Binary [| 0uy; 1uy; 255uy |]
+                            let! code = s.Terminate()
+                            Expect.equal code 0 $"it ends cleanly ({s.Err.Text})"
+                            let! status, _ = receiveClose ws
+                            Expect.equal status (Nullable WebSocketCloseStatus.EndpointUnavailable) "1001 going away"
+                        })
+            }
+
+            testTask "examples/chat/server.lua serves its page and the chat socket on one port" {
+                do!
+                    withRunning (startFile defaults (example [ "chat"; "server.lua" ]) [ "0" ] portInBanner) (fun s ->
+                        task {
+                            use! page = http.GetAsync($"http://127.0.0.1:{s.Port}/")
+                            Expect.equal page.StatusCode HttpStatusCode.OK "the page"
+                            Expect.equal (string page.Content.Headers.ContentType) "text/html; charset=utf-8" "HTML"
+                            let! html = page.Content.ReadAsStringAsync()
+                            Expect.stringContains html "new WebSocket(" "the page opens the socket"
+                            Expect.stringContains html "location.host + \"/\"" "on its own host and port"
+                            use! missing = http.GetAsync($"http://127.0.0.1:{s.Port}/nothing")
+                            Expect.equal missing.StatusCode HttpStatusCode.NotFound "404 elsewhere"
+
+                            use! alice = connect (s.Uri())
+                            let! joined = receiveText alice
+                            Expect.equal joined "* guest1 joined" "a newcomer is announced"
+                            do! sendText alice "/nick Alice"
+                            let! renamed = receiveText alice
+                            Expect.equal renamed "* guest1 is now Alice" "renamed"
+                            do! sendText alice "hello, café ☕"
+                            let! said = receiveText alice
+                            Expect.equal said "Alice: hello, café ☕" "the sender sees its line"
+
+                            use! bob = connect (s.Uri())
+                            let lines = ResizeArray<string>()
+
+                            for _ in 1..4 do
+                                let! line = receiveText bob
+                                lines.Add line
+
+                            Expect.equal
+                                (List.ofSeq lines)
+                                [
+                                    "* guest1 joined"
+                                    "* guest1 is now Alice"
+                                    "Alice: hello, café ☕"
+                                    "* guest2 joined"
+                                ]
+                                "a newcomer gets the room's last lines, then its own arrival"
+
+                            let! joinedToo = receiveText alice
+                            Expect.equal joinedToo "* guest2 joined" "the room hears of the newcomer"
+                            do! sendText bob "hi Alice"
+                            let! heard = receiveText alice
+                            Expect.equal heard "guest2: hi Alice" "lines reach everyone"
+                            do! closeWith bob 1000 "bye"
+                            let! left = receiveText alice
+                            Expect.equal left "* guest2 left" "leaving is announced"
+
+                            let! code = s.Terminate()
+                            Expect.equal code 0 $"it ends cleanly ({s.Err.Text})"
+                            let! status, _ = receiveClose alice
+                            Expect.equal status (Nullable WebSocketCloseStatus.EndpointUnavailable) "1001 going away"
+                        })
+            }
+        ]
+
 let tests =
-    testList "websocket" [ messages; closing; protocol; handles; ports; python ]
+    testList "websocket" [ messages; closing; protocol; handles; ports; python; examples ]

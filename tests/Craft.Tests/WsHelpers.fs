@@ -104,7 +104,9 @@ type Running =
         Out: LineWriter
         Err: LineWriter
         Exit: Task<int>
-        /// The port the script printed as `port N`.
+        /// Cancelling it queues `terminate` (as Ctrl-C does).
+        Terminator: CancellationTokenSource
+        /// The port the script printed.
         Port: int
     }
 
@@ -142,6 +144,13 @@ type Running =
             return! this.Finish()
         }
 
+    /// Queues `terminate` (as Ctrl-C does) and waits for the script to end; its exit code.
+    member this.Terminate() =
+        task {
+            this.Terminator.Cancel()
+            return! this.Finish()
+        }
+
     /// Waits for the script to end on its own; its exit code.
     member this.Finish() =
         within $"the script to end (errors:\n{this.Err.Text})" this.Exit
@@ -154,21 +163,27 @@ let scriptPath (name: string) =
 let defaults (out: LineWriter) (err: LineWriter) =
     ComputerOptions(Output = out, Error = err, Input = TextReader.Null)
 
-/// Starts `lua/ws/<name>` on a computer with options from `make` and waits until it prints `port N`.
-let startWith (make: LineWriter -> LineWriter -> ComputerOptions) (name: string) (args: string list) =
+/// Runs the script file at `path` on a computer with options from `make`, and waits until it
+/// prints a line from which `portOf` reads the port it serves on.
+let startFile
+    (make: LineWriter -> LineWriter -> ComputerOptions)
+    (path: string)
+    (args: string list)
+    (portOf: string -> int option)
+    =
     task {
         let out = new LineWriter()
         let err = new LineWriter()
         let options = make out err
-
+        let terminator = new CancellationTokenSource()
         let computer = new Computer(options)
-        let exit = computer.RunFileAsync(scriptPath name, args)
-        let port = out.WaitFor(fun l -> l.StartsWith "port ")
+        let exit = computer.RunFileAsync(path, args, terminator.Token)
+        let port = out.WaitFor(fun l -> (portOf l).IsSome)
         let! first = Task.WhenAny(port :> Task, exit :> Task, Task.Delay patience)
 
         if not (obj.ReferenceEquals(first, port)) then
             do! computer.DisposeAsync()
-            failtestf "%s did not print its port:\n%s\n%s" name out.Text err.Text
+            failtestf "%s did not print its port:\n%s\n%s" path out.Text err.Text
 
         return
             {
@@ -176,22 +191,35 @@ let startWith (make: LineWriter -> LineWriter -> ComputerOptions) (name: string)
                 Out = out
                 Err = err
                 Exit = exit
-                Port = int (port.Result.Substring 5)
+                Terminator = terminator
+                Port = (portOf port.Result).Value
             }
     }
 
+/// Starts `lua/ws/<name>` on a computer with options from `make` and waits until it prints `port N`.
+let startWith make (name: string) (args: string list) =
+    startFile make (scriptPath name) args (fun line ->
+        if line.StartsWith "port " then
+            Some(int (line.Substring 5))
+        else
+            None)
+
 let start name args = startWith defaults name args
 
-/// Runs `body` with a started script, and disposes the computer whatever happens.
-let withScriptUsing make name args (body: Running -> Task<unit>) =
+/// Runs `body` with a script once started, and disposes the computer whatever happens.
+let withRunning (starting: Task<Running>) (body: Running -> Task<unit>) =
     task {
-        let! running = startWith make name args
+        let! running = starting
 
         try
             do! body running
         finally
             running.Computer.DisposeAsync().AsTask().Wait(patience) |> ignore
+            running.Terminator.Dispose()
     }
+
+let withScriptUsing make name args body =
+    withRunning (startWith make name args) body
 
 let withScript name args body = withScriptUsing defaults name args body
 
