@@ -47,7 +47,8 @@ let dotnet (args: string list) =
     |> Proc.run
     |> ignore
 
-/// The test projects of the solution: every project in it under tests/.
+/// The test projects of the solution: every project in it under tests/ that is a program
+/// (OutputType Exe); class libraries there, such as tests/Craft.Tests.CSharp, are only used by them.
 let testProjects () =
     let result =
         CreateProcess.fromRawCommand "dotnet" [ "sln"; solution; "list" ]
@@ -59,6 +60,7 @@ let testProjects () =
     result.Result.Output.Split([| '\n'; '\r' |], StringSplitOptions.RemoveEmptyEntries)
     |> Array.map (fun line -> line.Trim().Replace('\\', '/'))
     |> Array.filter (fun p -> p.StartsWith "tests/" && (p.EndsWith ".fsproj" || p.EndsWith ".csproj"))
+    |> Array.filter (fun p -> File.ReadAllText(Path.Combine(root, p)).Contains "<OutputType>Exe</OutputType>")
     |> Array.toList
 
 /// The F# sources Fantomas formats: src, tests and this script.

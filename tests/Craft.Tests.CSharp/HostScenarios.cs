@@ -1,0 +1,168 @@
+// What a C# host does with a Computer, written the way a C# host writes it. Each scenario returns
+// what it observed; the F# tests (tests/Craft.Tests/CSharpApiTests.fs) assert on it.
+
+using Craft.Interop;
+
+namespace Craft.Tests.CSharp;
+
+/// <summary>The exit code and everything the script wrote.</summary>
+public sealed record Observed(int ExitCode, string Output, string Error);
+
+public static class HostScenarios
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Options built with an initializer and then <c>with</c>; RunAsync with arguments and a token
+    /// that is never cancelled; <c>await using</c>.
+    /// </summary>
+    public static async Task<Observed> RunWithArgumentsAsync()
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var baseline = new ComputerOptions { Output = output, Error = error, Input = TextReader.Null };
+        var options = baseline with { ComputerId = 42, Label = "from C#" };
+
+        using var cancel = new CancellationTokenSource();
+        await using var computer = new Computer(options);
+        int exitCode = await computer.RunAsync(
+            """
+            local n = select("#", ...)
+            print("args", n, ...)
+            print("id", os.getComputerID(), os.getComputerLabel())
+            printError("to error")
+            """,
+            "csharp.lua",
+            ["one", "two words", "ünï"],
+            cancel.Token).WaitAsync(Patience);
+
+        return new Observed(exitCode, output.ToString(), error.ToString());
+    }
+
+    /// <summary>RunFileAsync, positional arguments only, an uncaught error.</summary>
+    public static async Task<Observed> RunFileAsync(string path, params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        await using var computer = new Computer(new ComputerOptions { Output = output, Error = error, Input = TextReader.Null });
+        int exitCode = await computer.RunFileAsync(path, args).WaitAsync(Patience);
+        return new Observed(exitCode, output.ToString(), error.ToString());
+    }
+
+    /// <summary>
+    /// The script waits for host events; another thread queues them with parameters of the kinds
+    /// a host passes (string, int, long, double, bool, byte[], a list, a dictionary, null).
+    /// </summary>
+    public static async Task<Observed> QueueEventFromAnotherThreadAsync()
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        await using var computer = new Computer(new ComputerOptions { Output = output, Error = error, Input = TextReader.Null });
+        var run = computer.RunAsync(
+            """
+            for round = 1, 2 do
+                local e = table.pack(os.pullEvent("from_host"))
+                local parts = { "n=" .. e.n }
+                for i = 2, e.n do
+                    local v = e[i]
+                    if type(v) == "table" then
+                        local keys = {}
+                        for k, x in pairs(v) do keys[#keys + 1] = tostring(k) .. ":" .. tostring(x) end
+                        table.sort(keys)
+                        v = "{" .. table.concat(keys, ",") .. "}"
+                    elseif type(v) == "string" then
+                        v = v:gsub("[^%w ]", function(c) return ("<%02X>"):format(c:byte()) end)
+                    elseif type(v) == "number" then
+                        v = math.type(v) .. ":" .. tostring(v)
+                    end
+                    parts[#parts + 1] = tostring(v)
+                end
+                print(table.concat(parts, " | "))
+            end
+            """,
+            "events.lua");
+
+        var sender = new Thread(() =>
+        {
+            computer.QueueEvent("from_host",
+                "text é", 7, 9_000_000_000L, 0.25, true,
+                new byte[] { 0, 255, 10 },
+                new List<object?> { "a", 2 },
+                new Dictionary<string, object?> { ["key"] = "value" },
+                null);
+            computer.QueueEvent("from_host");
+        });
+        sender.Start();
+        int exitCode = await run.WaitAsync(Patience);
+        sender.Join();
+        return new Observed(exitCode, output.ToString(), error.ToString());
+    }
+
+    /// <summary>Cancelling the token once the script waits: the script is terminated.</summary>
+    public static async Task<Observed> CancelAsync(bool raw)
+    {
+        var output = new SignallingWriter("waiting\n");
+        var error = new StringWriter();
+        using var cancel = new CancellationTokenSource();
+        await using var computer = new Computer(new ComputerOptions { Output = output, Error = error, Input = TextReader.Null });
+        var source = raw
+            ? "print('waiting') print('saw', os.pullEventRaw()) print('after')"
+            : "print('waiting') while true do os.pullEvent() end";
+        var run = computer.RunAsync(source, "cancel.lua", [], cancel.Token);
+        await output.Seen.WaitAsync(Patience);
+        await cancel.CancelAsync();
+        int exitCode = await run.WaitAsync(Patience);
+        return new Observed(exitCode, output.ToString(), error.ToString());
+    }
+
+    /// <summary>Leaving an <c>await using</c> block while the script still runs ends the script.</summary>
+    public static async Task<bool> DisposeEndsTheRunAsync()
+    {
+        var output = new SignallingWriter("waiting\n");
+        Task<int> run;
+        await using (var computer = new Computer(new ComputerOptions { Output = output, Error = TextWriter.Null, Input = TextReader.Null }))
+        {
+            run = computer.RunAsync("print('waiting') while true do os.pullEventRaw() end");
+            await output.Seen.WaitAsync(Patience);
+        }
+
+        await run.WaitAsync(Patience);
+        return run.IsCompletedSuccessfully;
+    }
+
+    /// <summary>A writer that is safe to share with the computer's thread and says when a text appeared.</summary>
+    private sealed class SignallingWriter(string marker) : StringWriter
+    {
+        private readonly TaskCompletionSource _seen = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task Seen => _seen.Task;
+
+        public override void Write(char value)
+        {
+            lock (this)
+            {
+                base.Write(value);
+                Check();
+            }
+        }
+
+        public override void Write(string? value)
+        {
+            lock (this)
+            {
+                base.Write(value);
+                Check();
+            }
+        }
+
+        public override string ToString()
+        {
+            lock (this) return base.ToString();
+        }
+
+        private void Check()
+        {
+            if (GetStringBuilder().ToString().Contains(marker, StringComparison.Ordinal)) _seen.TrySetResult();
+        }
+    }
+}
