@@ -4,4 +4,17 @@ open Expecto
 
 [<EntryPoint>]
 let main argv =
-    runTestsWithCLIArgs [] argv (testList "craft" [ CoreTests.tests; WebSocketTests.tests; HttpTests.tests ])
+    runTestsWithCLIArgs
+        []
+        argv
+        (testList
+            "craft"
+            [
+                CoreTests.tests
+                WebSocketTests.tests
+                HttpTests.tests
+                ComputerTests.tests
+                LuaLibraryTests.tests
+                CliTests.tests
+                CSharpApiTests.tests
+            ])

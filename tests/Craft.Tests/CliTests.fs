@@ -1,0 +1,167 @@
+/// The `craft` command, run as a real process (`dotnet craft.dll ...`).
+module Craft.Tests.CliTests
+
+open System
+open System.Diagnostics
+open System.IO
+open System.Reflection
+open System.Threading.Tasks
+open Craft.Interop
+open Expecto
+
+/// The configuration the tests were built with (the CLI is built with the same one).
+let private configuration =
+    Assembly.GetExecutingAssembly().GetCustomAttributes<AssemblyMetadataAttribute>()
+    |> Seq.tryFind (fun a -> a.Key = "Configuration")
+    |> Option.map (fun a -> a.Value)
+    |> Option.defaultValue "Release"
+
+let private craftDll =
+    Path.Combine(LuaLibraryTests.repoRoot, "src", "Craft.Cli", "bin", configuration, "net10.0", "craft.dll")
+
+let private script name =
+    Path.Combine(AppContext.BaseDirectory, "lua", "computer", name)
+
+type private Result = { Code: int; Out: string; Err: string }
+
+/// Runs `dotnet craft.dll args` with no input; fails the test after 30 s.
+let private craft (args: string list) =
+    task {
+        let dotnet =
+            match Environment.GetEnvironmentVariable "DOTNET_HOST_PATH" with
+            | null
+            | "" -> "dotnet"
+            | path -> path
+
+        let info = ProcessStartInfo(dotnet)
+        info.ArgumentList.Add craftDll
+
+        for a in args do
+            info.ArgumentList.Add a
+
+        info.RedirectStandardOutput <- true
+        info.RedirectStandardError <- true
+        info.RedirectStandardInput <- true
+        info.UseShellExecute <- false
+        use proc = Process.Start info
+        proc.StandardInput.Close()
+        let out = proc.StandardOutput.ReadToEndAsync()
+        let err = proc.StandardError.ReadToEndAsync()
+
+        try
+            do! proc.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds 30.0)
+        with :? TimeoutException ->
+            proc.Kill true
+            failtestf "craft %A did not finish" args
+
+        let! out = out
+        let! err = err
+
+        return
+            {
+                Code = proc.ExitCode
+                Out = out
+                Err = err
+            }
+    }
+
+/// One line on standard error, starting "craft: ", nothing on standard output, exit code 2.
+let private usageError (r: Result) =
+    Expect.equal r.Code 2 "exit code"
+    Expect.equal r.Out "" "standard output"
+    Expect.stringStarts r.Err "craft: " "standard error"
+    Expect.equal (r.Err.TrimEnd('\n').Split('\n').Length) 1 $"one line: {r.Err}"
+
+let tests =
+    testList
+        "craft command"
+        [
+            test "craft.dll was built with the tests" { Expect.isTrue (File.Exists craftDll) $"{craftDll} exists" }
+
+            testTask "--version prints the version" {
+                let! r = craft [ "--version" ]
+                Expect.equal r.Code 0 "exit code"
+                Expect.equal r.Out $"craft {Computer.Version}\n" "standard output"
+                Expect.equal r.Err "" "standard error"
+            }
+
+            testTask "--help prints the usage" {
+                let! r = craft [ "--help" ]
+                Expect.equal r.Code 0 "exit code"
+                Expect.stringStarts r.Out "Usage: craft run [OPTIONS] SCRIPT [ARGS...]" "standard output"
+                Expect.stringContains r.Out "--runaway SECONDS" "lists the options"
+                Expect.equal r.Err "" "standard error"
+            }
+
+            testTask "run SCRIPT ARGS: the script gets the arguments" {
+                let! r = craft [ "run"; script "args.lua"; "a"; "b c" ]
+                Expect.equal r.Out "count\t2\n1\t[a]\t1\n2\t[b c]\t3\n" "standard output"
+                Expect.equal r.Err "" "standard error"
+                Expect.equal r.Code 0 "exit code"
+            }
+
+            testTask "options before SCRIPT configure the computer; later ones are the script's" {
+                let! r =
+                    craft
+                        [
+                            "run"
+                            "--id"
+                            "7"
+                            "--label"
+                            "lab"
+                            "--allow"
+                            "os.getenv"
+                            script "getenv.lua"
+                            "--id"
+                        ]
+
+                Expect.equal r.Out "getenv\tfunction\nPATH set\tstring\nio\tnil\tos.exit\tnil\n" "standard output"
+                Expect.equal r.Code 0 "exit code"
+            }
+
+            testTask "an uncaught error: the message on standard error, exit code 1" {
+                let! r = craft [ "run"; script "error.lua" ]
+                Expect.equal r.Out "before\n" "standard output"
+                Expect.stringEnds r.Err "error.lua:4: boom\n" "standard error"
+                Expect.equal r.Code 1 "exit code"
+            }
+
+            testTask "--runaway sets the watchdog" {
+                let! r = craft [ "run"; "--runaway"; "0.5"; script "runaway.lua" ]
+                Expect.equal r.Err "Too long without yielding\n" "standard error"
+                Expect.equal r.Code 1 "exit code"
+            }
+
+            testTask "a missing script: one line, exit code 2" {
+                let! r = craft [ "run"; "missing.lua" ]
+                usageError r
+                Expect.stringContains r.Err "missing.lua" "names the file"
+            }
+
+            testTask "an unknown option: one line, exit code 2" {
+                let! r = craft [ "run"; "--bogus"; "x.lua" ]
+                usageError r
+                Expect.stringContains r.Err "--bogus" "names the option"
+            }
+
+            testTask "a bad option value: one line, exit code 2" {
+                let! r = craft [ "run"; "--queue"; "0"; "x.lua" ]
+                usageError r
+                Expect.stringContains r.Err "--queue" "names the option"
+            }
+
+            testTask "an option without its value: one line, exit code 2" {
+                let! r = craft [ "run"; "--runaway" ]
+                usageError r
+            }
+
+            testTask "run without SCRIPT: one line, exit code 2" {
+                let! r = craft [ "run" ]
+                usageError r
+            }
+
+            testTask "an unknown command: one line, exit code 2" {
+                let! r = craft [ "frobnicate" ]
+                usageError r
+            }
+        ]

@@ -1,0 +1,770 @@
+/// End to end: real Lua scripts from `lua/computer/`, run by a real `Computer` whose output and
+/// error writers are captured; each test asserts on the exact text and the exit code.
+module Craft.Tests.ComputerTests
+
+open System
+open System.Collections.Generic
+open System.IO
+open System.Text
+open System.Threading
+open System.Threading.Tasks
+open Craft.Interop
+open Expecto
+
+/// The safety net for a run: generous, never a timing assertion.
+let private patience = TimeSpan.FromSeconds 30.0
+
+let private scriptPath (name: string) =
+    Path.Combine(AppContext.BaseDirectory, "lua", "computer", name)
+
+/// Lines as the scripts print them: each ends with "\n".
+let private lines (items: string list) =
+    items |> List.map (fun l -> l + "\n") |> String.concat ""
+
+/// A thread-safe writer that remembers everything and can tell when a text has appeared.
+type private WatchedWriter() =
+    inherit TextWriter()
+    let gate = obj ()
+    let text = StringBuilder()
+    let waiters = List<string * TaskCompletionSource>()
+
+    let check () =
+        let now = text.ToString()
+
+        for (wanted, tcs) in List.ofSeq waiters do
+            if now.Contains(wanted: string) then
+                tcs.TrySetResult() |> ignore
+                waiters.Remove((wanted, tcs)) |> ignore
+
+    override _.Encoding = Encoding.UTF8
+
+    override _.Write(c: char) =
+        lock gate (fun () ->
+            text.Append c |> ignore
+            check ())
+
+    override _.Write(s: string) =
+        lock gate (fun () ->
+            text.Append s |> ignore
+            check ())
+
+    override _.ToString() = lock gate (fun () -> text.ToString())
+
+    /// Completes once `wanted` has been written (at once if it already was).
+    member _.Seen(wanted: string) : Task =
+        lock gate (fun () ->
+            let tcs = TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)
+            waiters.Add((wanted, tcs))
+            check ()
+            tcs.Task)
+
+/// An input whose lines take a while to come, like a person typing.
+type private SlowReader(delay: TimeSpan, line: string) =
+    inherit TextReader()
+    let mutable given = false
+
+    override _.ReadLine() =
+        if given then
+            null
+        else
+            given <- true
+            Thread.Sleep delay
+            line
+
+type private Outcome = { Code: int; Out: string; Err: string }
+
+/// Options writing to the given writers, reading from an empty input; `tweak` adjusts the rest.
+let private standard (out: TextWriter) (err: TextWriter) =
+    ComputerOptions(Output = out, Error = err, Input = new StringReader(""))
+
+/// Runs a started computer's task to its end (within the safety net) and collects what it wrote.
+let private finish (computer: Computer) (out: WatchedWriter) (err: WatchedWriter) (run: Task<int>) =
+    task {
+        try
+            let! code = run.WaitAsync patience
+
+            return
+                {
+                    Code = code
+                    Out = out.ToString()
+                    Err = err.ToString()
+                }
+        finally
+            computer.DisposeAsync().AsTask().Wait patience |> ignore
+    }
+
+/// Runs `lua/computer/<file>` with `args` on a computer built by `make out err`. The source is
+/// handed to RunAsync with the file's bare name as chunk name, so that messages read `file:line:`
+/// (RunFileAsync names the chunk by its whole path, which Lua shortens to "...<last 56 chars>").
+let private runWith make (file: string) (args: string list) =
+    let out = new WatchedWriter()
+    let err = new WatchedWriter()
+    let computer = new Computer(make (out :> TextWriter) (err :> TextWriter))
+    let source = File.ReadAllText(scriptPath file)
+    finish computer out err (computer.RunAsync(source, file, List.toArray args))
+
+let private run file = runWith standard file []
+
+/// Runs `lua/computer/<file>` through RunFileAsync.
+let private runFile (file: string) =
+    let out = new WatchedWriter()
+    let err = new WatchedWriter()
+    let computer = new Computer(standard out err)
+    finish computer out err (computer.RunFileAsync(scriptPath file))
+
+/// The test: the script's exact output, nothing on the error writer, exit code 0.
+let private prints name file (expected: string list) =
+    testTask name {
+        let! r = run file
+        Expect.equal r.Err "" "error output"
+        Expect.equal r.Out (lines expected) "output"
+        Expect.equal r.Code 0 "exit code"
+    }
+
+let private events =
+    testList
+        "events"
+        [
+            prints
+                "parameters of every type survive os.queueEvent, nils and count included"
+                "event_params.lua"
+                [
+                    "n\t11"
+                    "name\tkinds"
+                    "nil\ttrue"
+                    "true\ttrue"
+                    "false\ttrue"
+                    "integer\t42\tinteger"
+                    "float\t2.5\tfloat"
+                    "bytes\t7\ttrue"
+                    "table\ttrue"
+                    "function\ttrue"
+                    "thread\ttrue"
+                    "trailing nil\ttrue"
+                    "bare\t1\tbare"
+                    "odd name\ttrue\t3"
+                ]
+
+            testTask "userdata parameters arrive as the same value" {
+                let! r =
+                    runWith
+                        (fun o e -> ComputerOptions(Output = o, Error = e, Unsandboxed = HashSet<string>([ "io" ])))
+                        "event_userdata.lua"
+                        []
+
+                Expect.equal r.Out (lines [ "type\tuserdata"; "same\ttrue" ]) "output"
+                Expect.equal r.Code 0 "exit code"
+            }
+
+            prints
+                "a filtered pull discards the events before the one it wants"
+                "event_filter.lua"
+                [ "c\t3"; "d\t4"; "e\t5" ]
+
+            prints
+                "tables travel by reference"
+                "event_tables.lua"
+                [ "same table\ttrue"; "sees change\t2"; "change visible to sender\tback" ]
+
+            prints
+                "events a script queues beyond the queue's 256 are dropped"
+                "event_overflow.lua"
+                [ "received\t256\tlast\t256"; "after\tok" ]
+
+            prints
+                "timers fire in the order they fall due; a cancelled timer never fires"
+                "timers.lua"
+                [
+                    "distinct ids\ttrue"
+                    "integer ids\tinteger\tinteger"
+                    "early late"
+                    "first"
+                    "timer\ttrue"
+                    "false\tbad argument #1 (number expected, got string)"
+                    "false\tbad argument #1 (number expected, got nil)"
+                ]
+
+            prints
+                "sleep waits for its own timer and discards the other events"
+                "sleep.lua"
+                [ "waited\ttrue"; "after"; "sleep(0) and sleep() return" ]
+        ]
+
+let private parallelTests =
+    testList
+        "parallel"
+        [
+            prints
+                "functions start in argument order and every coroutine sees every event"
+                "parallel_order.lua"
+                [
+                    "a1 b1 c1 a2:x b2:x"
+                    "2\tsecond done"
+                    "waitForAny()\t0"
+                    "waitForAll()\t0"
+                    "false\tbad argument #2 (function expected, got number)"
+                    "false\tinner"
+                ]
+
+            prints
+                "each coroutine's own filter is honoured"
+                "parallel_filters.lua"
+                [ "B got y1"; "C got y1"; "A got x2"; "B got x2"; "C got x2"; "C got x3" ]
+
+            prints
+                "terminate reaches every coroutine whatever its filter"
+                "parallel_terminate.lua"
+                [ "false\tTerminated"; "raw got terminate" ]
+        ]
+
+let private libraries =
+    testList
+        "libraries"
+        [
+            prints
+                "JSON: unicode escapes, nesting, empty arrays, null, round trips, bad JSON gives nil and a message"
+                "json.lua"
+                [
+                    "unicode\t636166C3A920E282AC20F09F9880"
+                    "escapes\ttrue"
+                    "bytes out\t\"\\u00C3\\u00A9\""
+                    "unicode out\t\"\\u00E9\\uD83D\\uDE00\""
+                    "control out\t\"\\u0000\\u0001\\n\\u007F\""
+                    "list\t4\t1\tinteger\t2.5\ttrue\tfalse\tv"
+                    "deep\ttrue"
+                    "nested out\t[[1,[2,[3]]],{\"a\":{\"b\":{\"c\":\"d\"}}}]"
+                    "empty\ttrue\t[]\t{}"
+                    "empty plain\ttable\t{}"
+                    "sentinel mutate\tfalse\tjson.lua:28: attempt to mutate textutils.empty_json_array"
+                    "null hole\t1\tnil\t3"
+                    "null top\tnil"
+                    "null object\tnil"
+                    "parse_null\ttrue\t{\"a\":null}"
+                    "null out\t[1,null,3]\t[1,null,3]"
+                    "round trip\tcraft\ta\tb\t-12.75\ttrue"
+                    "numbers\t1\t-0.5\t1e+100\t3"
+                    "bad\t\"{bad\"\tnil\tMalformed JSON at position 2: Unexpected \"b\", expected object key."
+                    "bad\t\"[1, 2\"\tnil\tMalformed JSON at position 6: Unexpected end of input, expected ',' or ']'."
+                    "bad\t\"\\\"open\"\tnil\tMalformed JSON at position 6: Unexpected end of input, expected '\"'."
+                    "bad\t\"tru\"\tnil\tMalformed JSON at position 1: Unexpected character \"t\"."
+                    "bad\t\"[1] x\"\tnil\tMalformed JSON at position 5: Unexpected trailing character \"x\"."
+                    "bad\t\"\"\tnil\tMalformed JSON at position 1: Unexpected end of input."
+                    "bad\t\"{\\\"a\\\" 1}\"\tnil\tMalformed JSON at position 6: Unexpected \"1\", expected ':'."
+                    "not a string\tfalse\tbad argument #1 to 'unserializeJSON' (string expected, got number)"
+                    "function\tfalse\tCannot serialize type function"
+                    "recursive\tfalse\tCannot serialize table with recursive entries"
+                ]
+
+            prints
+                "serialize and unserialize as CraftOS formats them"
+                "serialize.lua"
+                [
+                    "{"
+                    "  1,"
+                    "  \"two\","
+                    "  {"
+                    "    three = 3,"
+                    "  },"
+                    "}"
+                    "{1,2,x=true,}"
+                    "\"line\\"
+                    "break\\000\\\"q\\\"\""
+                    "1/0\t-1/0\t0.5\t7\tnil\tfalse"
+                    "{}\t{[10]=\"ten\",}\t{[\"key with space\"]=1,}"
+                    "{[\"end\"]=1,}"
+                    "round trip\t1\t2.5\tthree\tx\ttrue\ttrue"
+                    "unserialize number\t42\tinteger"
+                    "unserialize bad\tnil\tnil"
+                    "no globals\tnil\tnil"
+                    "same name\ttrue\ttrue"
+                    "repeated\tfalse\tCannot serialize table with repeated entries"
+                    "repeated allowed\t{{},{},}"
+                    "recursive\tfalse\tCannot serialize table with recursive entries"
+                    "function\tfalse\tCannot serialize type function"
+                ]
+
+            prints
+                "urlEncode"
+                "urlencode.lua"
+                [
+                    "abc+XYZ+019+-_."
+                    "a%26b%3Dc%2Fd%3Fe%23f%25g%2Bh%7Ei"
+                    "line%0D%0Abreak"
+                    "%C3%A9"
+                    ""
+                    "false\tbad argument #1 to 'urlEncode' (string expected, got nil)"
+                ]
+
+            prints
+                "the Lua 5.2 names: unpack, loadstring, bit32, and CraftOS's aliases"
+                "compat.lua"
+                [
+                    "unpack\t1\t2\t3"
+                    "unpack range\t2\t3"
+                    "loadstring\t42"
+                    "loadstring error\tnil\t[string \"return +\"]:1: unexpected symbol near '+'"
+                    "band\t12"
+                    "bor\t7"
+                    "bxor\t6"
+                    "bnot\t4294967295"
+                    "lshift\t2147483648\t0"
+                    "rshift\t1\t15"
+                    "arshift\t4160749568"
+                    "btest\ttrue\tfalse"
+                    "extract\t15"
+                    "aliases\ttrue\ttrue\ttrue"
+                ]
+        ]
+
+let private computer =
+    testList
+        "the computer"
+        [
+            testTask "identity, label, version and clocks; argument errors blame the caller" {
+                let! r =
+                    runWith
+                        (fun o e -> ComputerOptions(Output = o, Error = e, ComputerId = 7, Label = "lab"))
+                        "computer.lua"
+                        []
+
+                Expect.equal r.Err "" "error output"
+
+                Expect.equal
+                    r.Out
+                    (lines
+                        [
+                            "id\t7\tinteger"
+                            "label\tlab"
+                            "label\trenamed"
+                            "label\tnil"
+                            "bad label\tfalse\tbad argument #1 (string expected, got number)"
+                            "version\tCraftOS 1.9"
+                            "host\ttrue"
+                            "clock\tnumber\ttrue"
+                            "epoch\tinteger\tinteger\tinteger"
+                            "epoch utc\ttrue"
+                            "time\tnumber\ttrue"
+                            "day\tinteger\ttrue\ttrue"
+                            "time table\ttrue"
+                            "date\t1970-01-01"
+                            "bad epoch\tfalse\tUnsupported operation"
+                            "false\tcomputer.lua:22: bad argument #1 (string expected, got number)"
+                            "false\tcomputer.lua:25: bad argument #1 (number expected, got string)"
+                            "false\tcomputer.lua:28: bad argument #1 (number expected, got string)"
+                        ])
+                    "output"
+
+                Expect.equal r.Code 0 "exit code"
+            }
+
+            testTask "_HOST names Craft and the version Computer.Version reports" {
+                let out = new StringWriter()
+
+                let! code =
+                    (new Computer(standard out out)).RunAsync("print(_HOST)").WaitAsync(patience)
+
+                Expect.equal code 0 "exit code"
+                Expect.equal (out.ToString()) $"Craft {Computer.Version} (CraftOS-compatible, Lua 5.4)\n" "_HOST"
+            }
+
+            prints "os.shutdown() ends the script at once with exit code 0" "shutdown.lua" [ "before" ]
+
+            prints "os.shutdown() ends the script from inside pcall and parallel" "shutdown_nested.lua" []
+
+            testTask "arguments arrive as ..." {
+                let! r = runWith standard "args.lua" [ "a b"; ""; "é"; "--flag" ]
+
+                Expect.equal
+                    r.Out
+                    (lines [ "count\t4"; "1\t[a b]\t3"; "2\t[]\t0"; "3\t[é]\t2"; "4\t[--flag]\t6" ])
+                    "output"
+
+                Expect.equal r.Code 0 "exit code"
+            }
+
+            testTask "print, write and printError go to the captured writers; read() reads the input" {
+                let! r =
+                    runWith
+                        (fun o e ->
+                            ComputerOptions(Output = o, Error = e, Input = new StringReader("first line\nsecond\n")))
+                        "output.lua"
+                        []
+
+                Expect.equal
+                    r.Out
+                    (lines
+                        [
+                            "one\t2\tnil\ttrue"
+                            "print returns\t1"
+                            "no newlinewrite returns\t0"
+                            ""
+                            "a"
+                            "b"
+                            "write lines\t2"
+                            "x"
+                            "y"
+                            "print lines\t2"
+                            "read\tfirst line"
+                            "read\tsecond"
+                            "read\tnil"
+                        ])
+                    "output"
+
+                Expect.equal r.Err "to error\t42\n" "error output"
+                Expect.equal r.Code 0 "exit code"
+            }
+        ]
+
+let private errors =
+    testList
+        "errors"
+        [
+            testTask "time spent waiting in read() does not count as running without yielding" {
+                let! r =
+                    runWith
+                        (fun o e ->
+                            ComputerOptions(
+                                Output = o,
+                                Error = e,
+                                Input = new SlowReader(TimeSpan.FromSeconds 1.0, "slow line"),
+                                RunawayTimeout = TimeSpan.FromSeconds 0.5
+                            ))
+                        "read_slow.lua"
+                        []
+
+                Expect.equal r.Err "" "error output"
+                Expect.equal r.Out (lines [ "read\tslow line"; "done\t500000500000" ]) "output"
+                Expect.equal r.Code 0 "exit code"
+            }
+
+            testTask "an uncaught error is printed as file:line: message, exit code 1" {
+                let! r = run "error.lua"
+                Expect.equal r.Out "before\n" "output"
+                Expect.equal r.Err "error.lua:4: boom\n" "error output"
+                Expect.equal r.Code 1 "exit code"
+            }
+
+            testTask "RunFileAsync names the chunk by the file's path" {
+                let! r = runFile "error.lua"
+                Expect.equal r.Out "before\n" "output"
+                Expect.stringEnds r.Err (Path.Combine("computer", "error.lua") + ":4: boom\n") "error output"
+                Expect.equal (r.Err.Split('\n').Length) 2 "one line"
+                Expect.equal r.Code 1 "exit code"
+            }
+
+            testTask "an error value that is not a string is named by its type" {
+                let! r = run "error_value.lua"
+                Expect.equal r.Err "(table error value)\n" "error output"
+                Expect.equal r.Code 1 "exit code"
+            }
+
+            testTask "a syntax error: nothing runs, the message, exit code 1" {
+                let! r = run "syntax_error.lua"
+                Expect.equal r.Out "" "output"
+                Expect.equal r.Err "syntax_error.lua:2: unexpected symbol near '='\n" "error output"
+                Expect.equal r.Code 1 "exit code"
+            }
+
+            testTask "a script that never yields gets Too long without yielding (RunawayTimeout 0.5 s)" {
+                let! r =
+                    runWith
+                        (fun o e -> ComputerOptions(Output = o, Error = e, RunawayTimeout = TimeSpan.FromSeconds 0.5))
+                        "runaway.lua"
+                        []
+
+                Expect.equal r.Out "spinning\n" "output"
+                Expect.equal r.Err "Too long without yielding\n" "error output"
+                Expect.equal r.Code 1 "exit code"
+            }
+
+            testTask "the watchdog's error can be caught, yielding resets it, and coroutines are watched" {
+                let! r =
+                    runWith
+                        (fun o e -> ComputerOptions(Output = o, Error = e, RunawayTimeout = TimeSpan.FromSeconds 0.5))
+                        "runaway_recover.lua"
+                        []
+
+                Expect.equal
+                    r.Out
+                    (lines
+                        [
+                            "false\tToo long without yielding"
+                            "recovered"
+                            "false\tToo long without yielding"
+                            "false\tToo long without yielding"
+                        ])
+                    "output"
+
+                Expect.equal r.Code 0 "exit code"
+            }
+        ]
+
+let private sandbox =
+    testList
+        "sandbox"
+        [
+            prints
+                "each sandboxed name is nil and load only takes text"
+                "sandbox.lua"
+                [
+                    "io\tnil"
+                    "debug\tnil"
+                    "dofile\tnil"
+                    "loadfile\tnil"
+                    "require\tnil"
+                    "package\tnil"
+                    "collectgarbage\tnil"
+                    "os.execute\tnil"
+                    "os.exit\tnil"
+                    "os.remove\tnil"
+                    "os.rename\tnil"
+                    "os.getenv\tnil"
+                    "os.tmpname\tnil"
+                    "os.setlocale\tnil"
+                    "string.dump\tnil"
+                    "string methods\ttrue"
+                    "load text\t2"
+                    "load mode b\ttext"
+                    "load env\tenv"
+                    "load fn\t7"
+                    "load error\tnil\tchunk:1: unexpected symbol near '+'"
+                ]
+
+            testTask "with string.dump exposed, load, loadstring and unserialize still refuse binary chunks" {
+                let! r =
+                    runWith
+                        (fun o e ->
+                            ComputerOptions(Output = o, Error = e, Unsandboxed = HashSet<string>([ "string.dump" ])))
+                        "sandbox_binary.lua"
+                        []
+
+                let refused = "nil\tattempt to load a binary chunk (mode is 't')"
+
+                Expect.equal
+                    r.Out
+                    (lines
+                        [
+                            "binary\ttrue"
+                            "load\t" + refused
+                            "load b\t" + refused
+                            "load bt\t" + refused
+                            "loadstring\t" + refused
+                            "unserialize\tnil"
+                        ])
+                    "output"
+
+                Expect.equal r.Code 0 "exit code"
+            }
+
+            testTask "Unsandboxed os.getenv exposes it and nothing else" {
+                let! r =
+                    runWith
+                        (fun o e ->
+                            ComputerOptions(Output = o, Error = e, Unsandboxed = HashSet<string>([ "os.getenv" ])))
+                        "getenv.lua"
+                        []
+
+                Expect.equal r.Out (lines [ "getenv\tfunction"; "PATH set\tstring"; "io\tnil\tos.exit\tnil" ]) "output"
+                Expect.equal r.Code 0 "exit code"
+            }
+        ]
+
+let private host =
+    testList
+        "the host"
+        [
+            testTask "QueueEvent from another thread: every kind of parameter" {
+                let out = new WatchedWriter()
+                let err = new WatchedWriter()
+                let c = new Computer(standard out err)
+                let run = c.RunFileAsync(scriptPath "host_event.lua")
+                do! out.Seen("ready\n").WaitAsync patience
+
+                let dictionary = Dictionary<string, obj>()
+                dictionary["a"] <- box 1
+                dictionary["nested"] <- box [| 1; 2 |]
+
+                let parameters: obj array =
+                    [|
+                        "héllo"
+                        42
+                        2.5
+                        true
+                        [| 0uy; 0xFFuy; 0x41uy; 0uy |]
+                        ResizeArray<obj>([ box 1; box "x"; box false ])
+                        dictionary
+                        null
+                    |]
+
+                let sender = Thread(fun () -> c.QueueEvent("host", parameters))
+                sender.Start()
+                let! r = finish c out err run
+
+                Expect.equal
+                    r.Out
+                    (lines
+                        [
+                            "ready"
+                            "count\t9"
+                            "1\tstring 6 68C3A96C6C6F"
+                            "2\tinteger 42"
+                            "3\tfloat 2.5"
+                            "4\tboolean true"
+                            "5\tstring 4 00FF4100"
+                            "6\t{1=integer 1, 2=string 1 78, 3=boolean false}"
+                            "7\t{a=integer 1, nested={1=integer 1, 2=integer 2}}"
+                            "8\tnil nil"
+                        ])
+                    "output"
+
+                Expect.equal r.Code 0 "exit code"
+            }
+
+            testTask "a host event name that is not ASCII arrives as UTF-8" {
+                let out = new WatchedWriter()
+                let err = new WatchedWriter()
+                let c = new Computer(standard out err)
+                c.QueueEvent("héllo", "héllo")
+                let! r = finish c out err (c.RunFileAsync(scriptPath "host_name.lua"))
+                Expect.equal r.Out "true\t6\ttrue\n" "output"
+                Expect.equal r.Code 0 "exit code"
+            }
+
+            testTask "QueueEvent from four threads at once: none dropped, each sender's order kept" {
+                let senders = 4
+                let each = 250
+
+                let! r =
+                    let out = new WatchedWriter()
+                    let err = new WatchedWriter()
+                    // A small queue, so that host events must wait for room rather than be dropped.
+                    let c =
+                        new Computer(ComputerOptions(Output = out, Error = err, EventQueueCapacity = 8))
+
+                    let run = c.RunFileAsync(scriptPath "host_many.lua", [| string (senders * each) |])
+
+                    let threads =
+                        [
+                            for s in 0 .. senders - 1 ->
+                                Thread(fun () ->
+                                    for i in 1..each do
+                                        c.QueueEvent("n", $"s{s}", i))
+                        ]
+
+                    for t in threads do
+                        t.Start()
+
+                    finish c out err run
+
+                Expect.equal r.Out "received\t1000\ts0:250 s1:250 s2:250 s3:250\n" "output"
+                Expect.equal r.Code 0 "exit code"
+            }
+
+            testTask "cancellation terminates: os.pullEvent raises Terminated, exit code 1" {
+                let out = new WatchedWriter()
+                let err = new WatchedWriter()
+                let c = new Computer(standard out err)
+                let cancel = new CancellationTokenSource()
+
+                let run =
+                    c.RunFileAsync(scriptPath "terminated.lua", cancellationToken = cancel.Token)
+
+                do! out.Seen("waiting\n").WaitAsync patience
+                cancel.Cancel()
+                let! r = finish c out err run
+                Expect.equal r.Out "waiting\n" "output"
+                Expect.equal r.Err "Terminated\n" "error output"
+                Expect.equal r.Code 1 "exit code"
+            }
+
+            testTask "a token cancelled before the run terminates the script at its first pull" {
+                let out = new WatchedWriter()
+                let err = new WatchedWriter()
+                let c = new Computer(standard out err)
+
+                let run =
+                    c.RunFileAsync(scriptPath "terminated.lua", cancellationToken = CancellationToken(true))
+
+                let! r = finish c out err run
+                Expect.equal r.Err "Terminated\n" "error output"
+                Expect.equal r.Code 1 "exit code"
+            }
+
+            testTask "cancellation: os.pullEventRaw sees the terminate event and the script carries on" {
+                let out = new WatchedWriter()
+                let err = new WatchedWriter()
+                let c = new Computer(standard out err)
+                let cancel = new CancellationTokenSource()
+
+                let run =
+                    c.RunFileAsync(scriptPath "terminate_raw.lua", cancellationToken = cancel.Token)
+
+                do! out.Seen("waiting\n").WaitAsync patience
+                cancel.Cancel()
+                let! r = finish c out err run
+                Expect.equal r.Out (lines [ "waiting"; "got\tterminate"; "cleaned up" ]) "output"
+                Expect.equal r.Err "" "error output"
+                Expect.equal r.Code 0 "exit code"
+            }
+
+            testTask "disposing a computer whose script waits ends the script, exit code 0" {
+                let out = new WatchedWriter()
+                let err = new WatchedWriter()
+                let c = new Computer(standard out err)
+                let run = c.RunFileAsync(scriptPath "terminated.lua")
+                do! out.Seen("waiting\n").WaitAsync patience
+                do! c.DisposeAsync().AsTask().WaitAsync patience
+                let! code = run.WaitAsync patience
+                Expect.equal code 0 "exit code"
+                Expect.equal (out.ToString()) "waiting\n" "output"
+                Expect.equal (err.ToString()) "" "error output"
+                Expect.throwsT<InvalidOperationException> (fun () -> c.RunAsync("") |> ignore) "no second run"
+            }
+
+            testTask "disposing a computer whose script never yields stops it with Computer is shutting down" {
+                let out = new WatchedWriter()
+                let err = new WatchedWriter()
+                let c = new Computer(standard out err)
+                let run = c.RunFileAsync(scriptPath "runaway.lua")
+                do! out.Seen("spinning\n").WaitAsync patience
+                do! c.DisposeAsync().AsTask().WaitAsync patience
+                let! code = run.WaitAsync patience
+                Expect.equal code 1 "exit code"
+                Expect.equal (err.ToString()) "Computer is shutting down\n" "error output"
+            }
+
+            testTask "a computer runs one script" {
+                let out = new StringWriter()
+                let c = new Computer(standard out out)
+                let! code = c.RunAsync("print('once')").WaitAsync patience
+                Expect.equal code 0 "first run"
+
+                Expect.throwsT<InvalidOperationException>
+                    (fun () -> c.RunAsync("print('twice')") |> ignore)
+                    "second run"
+
+                Expect.equal (out.ToString()) "once\n" "output"
+                do! c.DisposeAsync()
+            }
+
+            test "options are checked when the computer is built" {
+                Expect.throwsT<ArgumentOutOfRangeException>
+                    (fun () -> new Computer(ComputerOptions(RunawayTimeout = TimeSpan.Zero)) |> ignore)
+                    "RunawayTimeout 0"
+
+                Expect.throwsT<ArgumentOutOfRangeException>
+                    (fun () -> new Computer(ComputerOptions(EventQueueCapacity = 0)) |> ignore)
+                    "EventQueueCapacity 0"
+            }
+
+            test "a missing script file throws FileNotFoundException" {
+                let c = new Computer(standard TextWriter.Null TextWriter.Null)
+
+                Expect.throwsT<FileNotFoundException>
+                    (fun () -> c.RunFileAsync(scriptPath "no-such-script.lua") |> ignore)
+                    "missing file"
+            }
+        ]
+
+let tests =
+    testList "computer" [ events; parallelTests; libraries; computer; errors; sandbox; host ]

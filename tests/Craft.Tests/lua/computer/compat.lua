@@ -1,0 +1,17 @@
+-- The Lua 5.2 names CraftOS scripts use: unpack, loadstring, bit32.
+print("unpack", unpack({ 1, 2, 3 }))
+print("unpack range", unpack({ 1, 2, 3 }, 2, 3))
+local f = loadstring("return 1 + ...")
+print("loadstring", f(41))
+print("loadstring error", loadstring("return +"))
+print("band", bit32.band(0xFF, 0x0F, 0x3C))
+print("bor", bit32.bor(1, 2, 4))
+print("bxor", bit32.bxor(5, 3))
+print("bnot", bit32.bnot(0))
+print("lshift", bit32.lshift(1, 31), bit32.lshift(1, 32))
+print("rshift", bit32.rshift(0x80000000, 31), bit32.rshift(-1, 28))
+print("arshift", bit32.arshift(0x80000000, 4))
+print("btest", bit32.btest(6, 2), bit32.btest(4, 2))
+print("extract", bit32.extract(0xF0, 4, 4))
+print("aliases", os.computerID == os.getComputerID, os.computerLabel == os.getComputerLabel,
+    textutils.serialiseJSON == textutils.serializeJSON)

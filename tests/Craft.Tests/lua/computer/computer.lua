@@ -1,0 +1,32 @@
+-- The computer's identity, version and clocks (shapes only: real time is not asserted).
+print("id", os.getComputerID(), math.type(os.getComputerID()))
+print("label", os.getComputerLabel())
+os.setComputerLabel("renamed")
+print("label", os.getComputerLabel())
+os.setComputerLabel(nil)
+print("label", os.getComputerLabel())
+print("bad label", pcall(os.setComputerLabel, 5))
+print("version", os.version())
+print("host", _HOST:match("^Craft %d+%.%d+%.%d+") ~= nil)
+print("clock", type(os.clock()), os.clock() >= 0)
+print("epoch", math.type(os.epoch()), math.type(os.epoch("utc")), math.type(os.epoch("local")))
+print("epoch utc", os.epoch("utc") > 1600000000000)
+local t = os.time()
+print("time", type(t), t >= 0 and t < 24)
+print("day", math.type(os.day()), os.day() >= 1, os.day("utc") > 18000)
+print("time table", os.time({ year = 2000, month = 1, day = 1, hour = 12 }) == os.time({ year = 2000, month = 1, day = 1, hour = 12 }))
+print("date", os.date("!%Y-%m-%d", 0))
+print("bad epoch", pcall(os.epoch, "martian"))
+-- Argument errors blame the caller of the CraftOS function.
+local function badLabel()
+    os.setComputerLabel(5)
+end
+local function badSleep()
+    sleep("x")
+end
+local function badTimer()
+    os.startTimer("x")
+end
+print(pcall(badLabel))
+print(pcall(badSleep))
+print(pcall(badTimer))

@@ -1,0 +1,10 @@
+-- print, write and printError, with CraftOS's line counts, and read() from the input.
+print("print returns", print("one", 2, nil, true))
+print("write returns", write("no newline"))
+print()
+print("write lines", write("a\nb\n"))
+print("print lines", print("x\ny"))
+printError("to error", 42)
+print("read", read())
+print("read", read())
+print("read", read())

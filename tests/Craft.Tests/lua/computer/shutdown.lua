@@ -1,0 +1,4 @@
+-- os.shutdown() ends the script at once, with exit code 0.
+print("before")
+os.shutdown()
+print("after")
