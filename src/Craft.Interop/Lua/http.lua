@@ -315,7 +315,14 @@ end
 function client.close(h, code, reason)
     expectOpt(1, code, "number", 2)
     expectOpt(2, reason, "string", 2)
-    n.closeClient(states[h].id, code and floor(code) or 1000, reason or "")
+    code = code and floor(code) or 1000
+    -- What a close frame may carry (RFC 6455 5.5.1, 7.4): anything else could not be sent, and
+    -- the peer would never hear of the close.
+    if code < 1000 or code > 4999 or (code >= 1004 and code <= 1006) or code == 1015 then
+        error("bad argument #1 (invalid close code)", 2)
+    end
+    if reason and #reason > 123 then error("bad argument #2 (reason longer than 123 bytes)", 2) end
+    n.closeClient(states[h].id, code, reason or "")
 end
 
 local clientMeta = methodsFor(client)
