@@ -382,6 +382,41 @@ let closing =
                         })
             }
 
+            testTask "close with a code or reason a close frame cannot carry raises; the client stays open" {
+                do!
+                    withScript "echo.lua" [] (fun s ->
+                        task {
+                            use! ws = connect (s.Uri())
+                            do! sendText ws "!bad-close"
+                            let! errors = receiveText ws
+                            let code = "bad argument #1 (invalid close code)"
+
+                            Expect.equal
+                                (errors.Split '|' |> List.ofArray)
+                                [
+                                    code
+                                    code
+                                    code
+                                    code
+                                    code
+                                    "bad argument #2 (reason longer than 123 bytes)"
+                                ]
+                                "999, 1005, 1006, 1015, 5000 and a 124-byte reason"
+
+                            do! echoes ws WebSocketMessageType.Text "still open"B
+                            do! sendText ws $"!close 4000 {String('r', 123)}"
+                            let! status, reason = receiveClose ws
+
+                            Expect.equal
+                                (status, reason.Length)
+                                (Nullable(enum<WebSocketCloseStatus> 4000), 123)
+                                "123 bytes fit"
+
+                            let! summary = stopClean s
+                            Expect.equal summary "summary connects=1 closes=1 messages=3 errors=0" "one closed event"
+                        })
+            }
+
             testTask "an abrupt TCP close: closed event with 1006 and a message" {
                 do!
                     withScript "echo.lua" [] (fun s ->

@@ -7,6 +7,7 @@
 --   !name X             names the client in what this script prints (default "#n")
 --   !close [code [reason]]   closes the client from this side, then checks the closed handle
 --   !too-large          tries to send one byte over the limit; replies with the error
+--   !bad-close          tries close codes and a reason a close frame cannot carry; replies with the errors
 --   !count              replies with the number of messages this client sent before
 -- Prints "closed NAME REASON CODE" for each websocket_server_closed, "error: ..." whenever the
 -- contract is broken (connect first, messages in between, closed once and last), and
@@ -69,6 +70,14 @@ local function command(id, h, text)
     elseif verb == "too-large" then
         local ok, err = pcall(h.send, string.rep("x", limit + 1))
         h.send(ok and "sent" or err)
+    elseif verb == "bad-close" then
+        -- Close codes and reasons a close frame cannot carry: each raises, the client stays open.
+        local errors = {}
+        for _, args in ipairs({ { 999 }, { 1005 }, { 1006 }, { 1015 }, { 5000 }, { 4000, string.rep("r", 124) } }) do
+            local ok, err = pcall(h.close, args[1], args[2])
+            errors[#errors + 1] = ok and "closed" or tostring(err):gsub("^[^:]*:%d+: ", "")
+        end
+        h.send(table.concat(errors, "|"))
     elseif verb == "count" then
         h.send(tostring(counts[id]))
     else
