@@ -123,15 +123,17 @@ Target.create "CheckFormat" (fun _ ->
 // HTTP cases need wrk (Debian: apt-get install wrk).
 Target.create "Bench" (fun _ ->
     dotnet
-        [ "run"
-          "--project"
-          "bench/Craft.Bench"
-          "-c"
-          configuration
-          "--no-build"
-          "--"
-          "--out"
-          "docs/benchmarks.md" ])
+        [
+            "run"
+            "--project"
+            "bench/Craft.Bench"
+            "-c"
+            configuration
+            "--no-build"
+            "--"
+            "--out"
+            "docs/benchmarks.md"
+        ])
 
 Target.create "Run" (fun _ ->
     dotnet

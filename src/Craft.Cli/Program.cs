@@ -39,10 +39,13 @@ public static class Program
 
     public static async Task<int> Main(string[] args)
     {
-        if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
+        if (args.Length == 0)
+            return Fail("missing command (try 'craft --help')");
+
+        if (args[0] is "--help" or "-h" or "help")
         {
             Console.Out.Write(Usage);
-            return args.Length == 0 ? 2 : 0;
+            return 0;
         }
 
         if (args[0] is "--version" or "-v")
