@@ -132,6 +132,12 @@ let tests =
                 Expect.equal r.Code 1 "exit code"
             }
 
+            testTask "no arguments: one line, exit code 2" {
+                let! r = craft []
+                usageError r
+                Expect.stringContains r.Err "--help" "points at the help"
+            }
+
             testTask "a missing script: one line, exit code 2" {
                 let! r = craft [ "run"; "missing.lua" ]
                 usageError r
