@@ -718,6 +718,32 @@ let ports =
                         })
             }
 
+            testTask "server.close stops new connections; connected clients stay open" {
+                do!
+                    withScript "echo.lua" [] (fun s ->
+                        task {
+                            use! ws = connect (s.Uri())
+                            do! sendText ws "!close-server"
+                            let! reply = receiveText ws
+                            Expect.equal reply "server closed; listen: attempt to use a closed file" "listen raises"
+                            do! echoes ws WebSocketMessageType.Text "still here"B
+
+                            let! refused =
+                                task {
+                                    try
+                                        use! _ = connect (s.Uri())
+                                        return false
+                                    with _ ->
+                                        return true
+                                }
+
+                            Expect.isTrue refused "no new connection once the port is released"
+                            do! echoes ws WebSocketMessageType.Binary [| 1uy; 2uy |]
+                            let! summary = stopClean s
+                            Expect.equal summary "summary connects=1 closes=0 messages=3 errors=0" "one client"
+                        })
+            }
+
             testTask "a plain request to a WebSocket-only port gets 426" {
                 do!
                     withScript "echo.lua" [] (fun s ->

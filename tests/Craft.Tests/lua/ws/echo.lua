@@ -8,6 +8,7 @@
 --   !close [code [reason]]   closes the client from this side, then checks the closed handle
 --   !too-large          tries to send one byte over the limit; replies with the error
 --   !bad-close          tries close codes and a reason a close frame cannot carry; replies with the errors
+--   !close-server       closes the server (twice); replies with what listen then raises
 --   !count              replies with the number of messages this client sent before
 -- Prints "closed NAME REASON CODE" for each websocket_server_closed, "error: ..." whenever the
 -- contract is broken (connect first, messages in between, closed once and last), and
@@ -78,6 +79,11 @@ local function command(id, h, text)
             errors[#errors + 1] = ok and "closed" or tostring(err):gsub("^[^:]*:%d+: ", "")
         end
         h.send(table.concat(errors, "|"))
+    elseif verb == "close-server" then
+        srv.close()
+        srv.close()
+        local ok, err = pcall(srv.listen, 1)
+        h.send("server closed; listen: " .. tostring(err):gsub("^[^:]*:%d+: ", ""))
     elseif verb == "count" then
         h.send(tostring(counts[id]))
     else
