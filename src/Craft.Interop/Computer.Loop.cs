@@ -152,6 +152,16 @@ public sealed partial class Computer
     /// <summary>Waits for the next event the core delivers; null when the computer must stop.</summary>
     private Craft.Event? NextEvent()
     {
+        // When the queue already holds events, the script would take the next one without the
+        // loop below ever reading the mailbox or the clock: a script that keeps queueing its own
+        // events (the CraftOS "queue, then pull" idiom) would never see a timer or a request.
+        // In CraftOS they are queued when they happen, so let them in first.
+        if (!_state.Queue.IsEmpty)
+        {
+            DrainMailbox();
+            if (Craft.Core.nextWake(_state) is { } due && due.Value <= Now()) Apply(Craft.Input.NewTick(Now()));
+        }
+
         Apply(Craft.Input.PullEvent);
         while (_delivered is null)
         {
