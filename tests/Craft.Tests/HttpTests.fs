@@ -8,6 +8,8 @@ open System.IO
 open System.Net
 open System.Net.Http
 open System.Net.Sockets
+open System.Text.Json
+open System.Text.RegularExpressions
 open System.Threading.Tasks
 open Craft.Interop
 open Craft.Tests.HttpHelpers
@@ -817,6 +819,38 @@ let private limits =
             }
         ]
 
+let private headLimits =
+    testList
+        "head limits"
+        [
+            testTask
+                "a request line, header block or header count over the limits gets 414 or 431, unseen by the script" {
+                do!
+                    servingThen
+                        standard
+                        "echo.lua"
+                        (fun r ->
+                            task {
+                                let longTarget = "/echo?" + String('a', 9000)
+                                let! line = exchange r.Port (requestBytes $"GET {longTarget} HTTP/1.1" [] [||])
+                                Expect.equal line.Status 414 "a request line over 8 KiB"
+
+                                let bigHeader = "X-Big: " + String('b', 40000)
+                                let! block = exchange r.Port (requestBytes "GET /echo HTTP/1.1" [ bigHeader ] [||])
+                                Expect.equal block.Status 431 "a header block over 32 KiB"
+
+                                let many = [ for i in 1..101 -> $"X-H{i}: {i}" ]
+                                let! count = exchange r.Port (requestBytes "GET /echo HTTP/1.1" many [||])
+                                Expect.equal count.Status 431 "more than 100 headers"
+
+                                let justUnder = [ for i in 1..90 -> $"X-H{i}: {i}" ]
+                                let! fine = exchange r.Port (requestBytes "GET /echo HTTP/1.1" justUnder [||])
+                                Expect.equal fine.Status 200 "90 headers are fine"
+                            })
+                        (fun r -> Expect.equal (seen r) 1 "the script saw only the good request")
+            }
+        ]
+
 let private withCurl =
     testList
         "curl"
@@ -864,6 +898,160 @@ let private withCurl =
                 }
         ]
 
+/// The port in an example's first line, `Serving http://localhost:N/...`.
+let private servingLine (line: string) =
+    let m = Regex.Match(line, @"^Serving http://localhost:(\d+)/")
+    if m.Success then Some(int m.Groups[1].Value) else None
+
+/// Runs an example on a free port, then stops it with server_stop and expects a clean end.
+let private example name (args: string list) (body: Running -> Task<unit>) =
+    testTask $"examples/{name}" {
+        do!
+            withRunning (launch standard servingLine (examplePath name) ("0" :: args)) (fun r ->
+                task {
+                    do! body r
+                    let! code = r.Stop()
+                    Expect.equal code 0 $"the example ends cleanly ({r.Transcript})"
+                    Expect.equal r.Err.Text "" "nothing on standard error"
+                })
+    }
+
+let private json (text: string) = JsonDocument.Parse(text).RootElement
+
+let private send (verb: string) (url: string) (body: string option) =
+    task {
+        use message = new HttpRequestMessage(HttpMethod verb, url)
+
+        match body with
+        | Some b -> message.Content <- new StringContent(b)
+        | None -> ()
+
+        use! response = http.SendAsync message
+        let! text = response.Content.ReadAsStringAsync()
+        return response.StatusCode, response, text
+    }
+
+let private examples =
+    testList
+        "examples"
+        [
+            example "hello.lua" []
+            <| fun r ->
+                task {
+                    let! text = http.GetStringAsync(r.Url "/anything")
+                    Expect.equal text "hello" "hello"
+                }
+
+            example "json-api.lua" []
+            <| fun r ->
+                task {
+                    let todos = r.Url "/todos"
+                    let! status, response, text = send "GET" todos None
+                    Expect.equal status HttpStatusCode.OK "an empty list"
+                    Expect.equal text "[]" "as a JSON array"
+
+                    Expect.equal (string response.Content.Headers.ContentType) "application/json" "JSON"
+
+                    let! status, response, text = send "POST" todos (Some """{"title": "write tests"}""")
+                    Expect.equal status HttpStatusCode.Created "created"
+                    Expect.equal (string response.Headers.Location) "/todos/1" "where"
+                    let created = json text
+                    Expect.equal (created.GetProperty("id").GetInt32()) 1 "the id"
+                    Expect.equal (created.GetProperty("title").GetString()) "write tests" "the title"
+                    Expect.isFalse (created.GetProperty("done").GetBoolean()) "not done"
+
+                    let! status, _, _ = send "POST" todos (Some """{"title": "write docs & examples"}""")
+                    Expect.equal status HttpStatusCode.Created "created"
+                    let! status, _, text = send "POST" todos (Some "{not json")
+                    Expect.equal status HttpStatusCode.BadRequest "bad JSON"
+                    Expect.stringStarts ((json text).GetProperty("error").GetString()) "bad JSON" "says why"
+                    let! status, _, _ = send "POST" todos (Some """{"title": 3}""")
+                    Expect.equal status (enum<HttpStatusCode> 422) "a title must be a string"
+
+                    let! status, _, text = send "PATCH" (r.Url "/todos/1") (Some """{"done": true}""")
+                    Expect.equal status HttpStatusCode.OK "updated"
+                    Expect.isTrue ((json text).GetProperty("done").GetBoolean()) "done now"
+
+                    let titles query =
+                        task {
+                            let! text = http.GetStringAsync(todos + query)
+
+                            return
+                                [
+                                    for item in (json text).EnumerateArray() -> item.GetProperty("title").GetString()
+                                ]
+                        }
+
+                    let! all = titles ""
+                    Expect.equal all [ "write tests"; "write docs & examples" ] "both, in order"
+                    let! finished = titles "?done=true"
+                    Expect.equal finished [ "write tests" ] "the done one"
+                    let! searched = titles "?q=DOCS%20%26"
+                    Expect.equal searched [ "write docs & examples" ] "a search, URL-decoded"
+
+                    let! status, _, text = send "GET" (r.Url "/todos/2") None
+                    Expect.equal status HttpStatusCode.OK "one item"
+                    Expect.equal ((json text).GetProperty("id").GetInt32()) 2 "the second"
+                    let! status, _, _ = send "DELETE" (r.Url "/todos/2") None
+                    Expect.equal status HttpStatusCode.NoContent "deleted"
+                    let! status, _, _ = send "GET" (r.Url "/todos/2") None
+                    Expect.equal status HttpStatusCode.NotFound "gone"
+                    let! status, response, _ = send "PUT" todos None
+                    Expect.equal status HttpStatusCode.MethodNotAllowed "no PUT"
+                    Expect.equal (String.Join(", ", response.Content.Headers.Allow)) "GET, POST" "what is allowed"
+                    let! status, _, _ = send "GET" (r.Url "/nothing") None
+                    Expect.equal status HttpStatusCode.NotFound "no route"
+                }
+
+            example "sse.lua" [ "0.05" ]
+            <| fun r ->
+                task {
+                    let! page = http.GetStringAsync(r.Url "/")
+                    Expect.stringContains page "new EventSource(\"/events\")" "the page"
+
+                    use! response =
+                        http.GetAsync(r.Url "/events?count=3", HttpCompletionOption.ResponseHeadersRead)
+
+                    Expect.equal (string response.Content.Headers.ContentType) "text/event-stream" "SSE"
+                    Expect.isTrue (response.Headers.TransferEncodingChunked.GetValueOrDefault()) "streamed"
+                    let! text = response.Content.ReadAsStringAsync()
+
+                    let blocks =
+                        text.Split("\n\n", StringSplitOptions.RemoveEmptyEntries) |> List.ofArray
+
+                    Expect.equal blocks.Head "retry: 1000" "the reconnect time first"
+                    let events = blocks.Tail
+                    Expect.equal events.Length 3 "three events, then the end"
+
+                    let sequences =
+                        [
+                            for e in events ->
+                                let lines = e.Split '\n'
+                                Expect.equal lines[1] "event: tick" "named tick"
+                                let data = json (lines[2].Substring "data: ".Length)
+                                Expect.equal lines[0] $"""id: {data.GetProperty("sequence").GetInt32()}""" "its id"
+                                data.GetProperty("sequence").GetInt32()
+                        ]
+
+                    Expect.equal sequences [ sequences.Head .. sequences.Head + 2 ] "consecutive"
+                }
+        ]
+
+let private fairness =
+    testList
+        "fairness"
+        [
+            testTask "a script that keeps queueing its own events still gets its timers and requests" {
+                do!
+                    serving standard "spin.lua" (fun r ->
+                        task {
+                            let! _ = r.WaitLine "timer fired"
+                            let! response = rawGet r.Port "/"
+                            Expect.equal response.Text "served while spinning" "the request is served"
+                        })
+            }
+        ]
+
 let tests =
     testList
         "http"
@@ -876,5 +1064,8 @@ let tests =
             streaming
             ending
             limits
+            headLimits
             withCurl
+            examples
+            fairness
         ]
