@@ -21,18 +21,22 @@ public static class Program
         event; a second one ends the process.
 
         Options (before SCRIPT):
-          --host ADDRESS        address listeners bind to (default 127.0.0.1; 0.0.0.0 for all)
-          --queue N             event queue capacity (default 256)
-          --backlog N           requests that may wait for room in the queue (default 4096)
-          --deadline SECONDS    time a script has to close a response (default 15)
-          --max-body BYTES      largest request body; larger gets 413 (default 16777216)
-          --max-message BYTES   largest WebSocket message, both ways (default 131072)
-          --ping SECONDS        WebSocket keep-alive ping interval (default 30)
-          --runaway SECONDS     time without yielding before an error (default 7)
-          --id N                os.getComputerID() (default 0)
-          --label TEXT          os.getComputerLabel() (default none)
-          --allow NAME          expose a sandboxed name (io, debug, require, os.getenv, ...); repeatable
-          --request-log         print one line per HTTP request on standard error
+          --host ADDRESS              address listeners bind to (default 127.0.0.1; 0.0.0.0 for all)
+          --queue N                   event queue capacity (default 256)
+          --backlog N                 requests that may wait for room in the queue (default 4096)
+          --deadline SECONDS          time a script has to close a response (default 15)
+          --max-body BYTES            largest request body; larger gets 413 (default 16777216)
+          --max-request-line BYTES    longest request line; longer gets 414 (default 8192)
+          --max-headers BYTES         largest header block; larger gets 431 (default 32768)
+          --max-header-count N        most header lines in a request; more gets 431 (default 100)
+          --header-timeout SECONDS    time a client has to send its headers; then 408 (default 30)
+          --max-message BYTES         largest WebSocket message, both ways (default 131072)
+          --ping SECONDS              WebSocket keep-alive ping interval (default 30)
+          --runaway SECONDS           time without yielding before an error (default 7)
+          --id N                      os.getComputerID() (default 0)
+          --label TEXT                os.getComputerLabel() (default none)
+          --allow NAME                expose a sandboxed name (io, debug, require, os.getenv, ...); repeatable
+          --request-log               print one line per HTTP request on standard error
 
         Exit codes: 0 the script ended, 1 it raised an error, 2 bad usage.
         """;
@@ -156,6 +160,10 @@ public static class Program
                 case "--backlog": options = options with { InboundBacklog = Int(arg, Value(args, arg), 0) }; break;
                 case "--deadline": options = options with { ResponseDeadline = Seconds(arg, Value(args, arg)) }; break;
                 case "--max-body": options = options with { MaxRequestBodyBytes = Int(arg, Value(args, arg), 1) }; break;
+                case "--max-request-line": options = options with { MaxRequestLineBytes = Int(arg, Value(args, arg), 1) }; break;
+                case "--max-headers": options = options with { MaxRequestHeaderBytes = Int(arg, Value(args, arg), 1) }; break;
+                case "--max-header-count": options = options with { MaxRequestHeaderCount = Int(arg, Value(args, arg), 1) }; break;
+                case "--header-timeout": options = options with { RequestHeadersTimeout = Seconds(arg, Value(args, arg)) }; break;
                 case "--max-message": options = options with { MaxWebSocketMessageBytes = Int(arg, Value(args, arg), 1) }; break;
                 case "--ping": options = options with { WebSocketPingInterval = Seconds(arg, Value(args, arg)) }; break;
                 case "--runaway": options = options with { RunawayTimeout = Seconds(arg, Value(args, arg)) }; break;

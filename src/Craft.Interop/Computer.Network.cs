@@ -65,7 +65,11 @@ public sealed partial class Computer
             _options.MaxWebSocketMessageBytes,
             _options.WebSocketPingInterval,
             _options.RequestLog ? FSharpOption<TextWriter>.Some(_options.Error) : FSharpOption<TextWriter>.None,
-            _options.ResponseDeadline + TimeSpan.FromSeconds(5)),
+            _options.ResponseDeadline + TimeSpan.FromSeconds(5),
+            _options.MaxRequestLineBytes,
+            _options.MaxRequestHeaderBytes,
+            _options.MaxRequestHeaderCount,
+            _options.RequestHeadersTimeout),
         Post);
 
     internal Shell? ShellIfAny => _shell;

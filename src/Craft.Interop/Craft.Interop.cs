@@ -28,6 +28,18 @@ public sealed record ComputerOptions
     /// <summary>Largest request body accepted; larger ones get 413 and never reach the script.</summary>
     public long MaxRequestBodyBytes { get; init; } = 16 * 1024 * 1024;
 
+    /// <summary>Longest HTTP request line (method, target and version); longer ones get 414.</summary>
+    public int MaxRequestLineBytes { get; init; } = 8 * 1024;
+
+    /// <summary>Largest HTTP header block (every header line together); larger ones get 431.</summary>
+    public int MaxRequestHeaderBytes { get; init; } = 32 * 1024;
+
+    /// <summary>Most header lines in one HTTP request; more get 431.</summary>
+    public int MaxRequestHeaderCount { get; init; } = 100;
+
+    /// <summary>How long a client may take to send a request line and its headers; then 408.</summary>
+    public TimeSpan RequestHeadersTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Largest WebSocket message, both ways (CraftOS's http_max_websocket_message).</summary>
     public int MaxWebSocketMessageBytes { get; init; } = 128 * 1024;
 
@@ -80,6 +92,10 @@ public sealed record ComputerOptions
         Positive(nameof(MaxWebSocketMessageBytes), MaxWebSocketMessageBytes);
         Positive(nameof(WebSocketPingInterval), WebSocketPingInterval.TotalMilliseconds);
         Positive(nameof(RunawayTimeout), RunawayTimeout.TotalMilliseconds);
+        Positive(nameof(MaxRequestLineBytes), MaxRequestLineBytes);
+        Positive(nameof(MaxRequestHeaderBytes), MaxRequestHeaderBytes);
+        Positive(nameof(MaxRequestHeaderCount), MaxRequestHeaderCount);
+        Positive(nameof(RequestHeadersTimeout), RequestHeadersTimeout.TotalMilliseconds);
         ArgumentNullException.ThrowIfNull(HostAddress);
         ArgumentNullException.ThrowIfNull(Output);
         ArgumentNullException.ThrowIfNull(Error);

@@ -42,6 +42,14 @@ type ShellOptions =
         /// How long a released port's open requests and connections may take to finish (the
         /// response deadline and a margin): requests the script holds can still be answered.
         DrainTimeout: TimeSpan
+        /// Longest request line; longer ones get 414.
+        MaxRequestLineBytes: int
+        /// Largest header block; larger ones get 431.
+        MaxRequestHeaderBytes: int
+        /// Most header lines in a request; more get 431.
+        MaxRequestHeaderCount: int
+        /// How long a client may take to send the request line and headers (then 408).
+        RequestHeadersTimeout: TimeSpan
     }
 
 /// A whole request, as the script will see it.
@@ -794,6 +802,10 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
             kestrel.AddServerHeader <- false
             // The shell enforces the body limit itself (see readBody).
             kestrel.Limits.MaxRequestBodySize <- Nullable()
+            kestrel.Limits.MaxRequestLineSize <- options.MaxRequestLineBytes
+            kestrel.Limits.MaxRequestHeadersTotalSize <- options.MaxRequestHeaderBytes
+            kestrel.Limits.MaxRequestHeaderCount <- options.MaxRequestHeaderCount
+            kestrel.Limits.RequestHeadersTimeout <- options.RequestHeadersTimeout
             kestrel.AllowSynchronousIO <- false
             kestrel.ApplicationServices <- ServiceCollection().BuildServiceProvider()
             kestrel.Listen(IPEndPoint(options.Address, port))

@@ -149,6 +149,20 @@ let deadlineOf (seconds: float) : Setup =
     fun out err input ->
         ComputerOptions(Output = out, Error = err, Input = input, ResponseDeadline = TimeSpan.FromSeconds seconds)
 
+/// The defaults with small head limits: request line 100 bytes, header block 200 bytes, 5 header
+/// lines, and 1 s to send them.
+let smallHeads: Setup =
+    fun out err input ->
+        ComputerOptions(
+            Output = out,
+            Error = err,
+            Input = input,
+            MaxRequestLineBytes = 100,
+            MaxRequestHeaderBytes = 200,
+            MaxRequestHeaderCount = 5,
+            RequestHeadersTimeout = TimeSpan.FromSeconds 1.0
+        )
+
 /// The defaults with a request body limit of `bytes`.
 let bodyLimitOf (bytes: int64) : Setup =
     fun out err input -> ComputerOptions(Output = out, Error = err, Input = input, MaxRequestBodyBytes = bytes)

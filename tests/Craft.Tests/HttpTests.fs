@@ -820,34 +820,95 @@ let private limits =
         ]
 
 let private headLimits =
+    /// A request whose head is exactly `line` and `headers` (no Host added): its status.
+    let statusOf port (line: string) (headers: string list) =
+        task {
+            let head =
+                String.concat "" [ line + "\r\n"; yield! headers |> List.map (fun h -> h + "\r\n"); "\r\n" ]
+
+            let! response = exchange port (bytesOf head)
+            return response.Status
+        }
+
     testList
         "head limits"
         [
-            testTask
-                "a request line, header block or header count over the limits gets 414 or 431, unseen by the script" {
+            testTask "the request line, header block and header count limits: at the limit served, one over 414 or 431" {
                 do!
                     servingThen
-                        standard
+                        smallHeads
                         "echo.lua"
                         (fun r ->
                             task {
-                                let longTarget = "/echo?" + String('a', 9000)
-                                let! line = exchange r.Port (requestBytes $"GET {longTarget} HTTP/1.1" [] [||])
-                                Expect.equal line.Status 414 "a request line over 8 KiB"
+                                // The request line counts with its CRLF: 98 + 2 bytes.
+                                let line n =
+                                    "GET /echo?" + String('a', n - 2 - "GET /echo? HTTP/1.1".Length) + " HTTP/1.1"
 
-                                let bigHeader = "X-Big: " + String('b', 40000)
-                                let! block = exchange r.Port (requestBytes "GET /echo HTTP/1.1" [ bigHeader ] [||])
-                                Expect.equal block.Status 431 "a header block over 32 KiB"
+                                let host = "Host: x"
+                                let! atLine = statusOf r.Port (line 100) [ host ]
+                                Expect.equal atLine 200 "a request line at the limit"
+                                let! overLine = statusOf r.Port (line 101) [ host ]
+                                Expect.equal overLine 414 "one byte over"
 
-                                let many = [ for i in 1..101 -> $"X-H{i}: {i}" ]
-                                let! count = exchange r.Port (requestBytes "GET /echo HTTP/1.1" many [||])
-                                Expect.equal count.Status 431 "more than 100 headers"
+                                // The header block counts every header line with its CRLF.
+                                let padded n =
+                                    [ host; "X-A: " + String('a', n - (host.Length + 2) - "X-A: ".Length - 2) ]
 
-                                let justUnder = [ for i in 1..90 -> $"X-H{i}: {i}" ]
-                                let! fine = exchange r.Port (requestBytes "GET /echo HTTP/1.1" justUnder [||])
-                                Expect.equal fine.Status 200 "90 headers are fine"
+                                let! atBlock = statusOf r.Port "GET /echo HTTP/1.1" (padded 200)
+                                Expect.equal atBlock 200 "a header block at the limit"
+                                let! overBlock = statusOf r.Port "GET /echo HTTP/1.1" (padded 201)
+                                Expect.equal overBlock 431 "one byte over"
+
+                                let lines n =
+                                    host :: [ for i in 2..n -> $"X-{i}: v" ]
+
+                                let! atCount = statusOf r.Port "GET /echo HTTP/1.1" (lines 5)
+                                Expect.equal atCount 200 "as many headers as allowed"
+                                let! overCount = statusOf r.Port "GET /echo HTTP/1.1" (lines 6)
+                                Expect.equal overCount 431 "one more"
+                            })
+                        (fun r -> Expect.equal (seen r) 3 "the script saw only the requests within the limits")
+            }
+
+            testTask "a client that takes too long over its headers gets 408 and the connection closes" {
+                do!
+                    servingThen
+                        smallHeads
+                        "echo.lua"
+                        (fun r ->
+                            task {
+                                use! slow = RawConnection.Open r.Port
+                                do! slow.SendText "GET /hello HTTP/1.1\r\nHost: x\r\n"
+                                let! response = slow.ReadResponse()
+                                Expect.equal response.Status 408 "408 Request Timeout"
+                                let! closed = slow.WaitForClose()
+                                Expect.isTrue closed "then the connection closes"
+
+                                let! healthy = rawGet r.Port "/hello"
+                                Expect.equal healthy.Text "hello" "still serving"
                             })
                         (fun r -> Expect.equal (seen r) 1 "the script saw only the good request")
+            }
+
+            testTask "Kestrel's head limits are the defaults: 8 KiB request line, 32 KiB of headers, 100 headers" {
+                do!
+                    serving standard "echo.lua" (fun r ->
+                        task {
+                            let! line =
+                                statusOf r.Port ("GET /echo?" + String('a', 9000) + " HTTP/1.1") [ "Host: x" ]
+
+                            Expect.equal line 414 "a request line over 8 KiB"
+
+                            let! block =
+                                statusOf r.Port "GET /echo HTTP/1.1" [ "Host: x"; "X-Big: " + String('b', 33000) ]
+
+                            Expect.equal block 431 "a header block over 32 KiB"
+
+                            let! count =
+                                statusOf r.Port "GET /echo HTTP/1.1" [ for i in 1..101 -> $"X-H{i}: {i}" ]
+
+                            Expect.equal count 431 "more than 100 headers"
+                        })
             }
         ]
 
