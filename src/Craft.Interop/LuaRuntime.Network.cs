@@ -10,6 +10,7 @@ namespace Craft.Interop;
 internal sealed partial class LuaRuntime
 {
     private const string Closed = "attempt to use a closed file";
+    private const string HeadersSent = "headers already sent";
 
     private static bool Fail(Lua s, string message)
     {
@@ -87,6 +88,7 @@ internal sealed partial class LuaRuntime
         {
             var st = OpenResponse(s, out int failed);
             if (st is null) return failed;
+            if (st.Streaming) return Fail(s, HeadersSent) ? 1 : 2; // flush() sent them
             double code = s.ToNumber(2);
             if (!(code >= 100 && code <= 999) || Math.Floor(code) != code)
                 return Fail(s, "bad argument #1 (status code out of range)") ? 1 : 2;
@@ -102,6 +104,7 @@ internal sealed partial class LuaRuntime
         {
             var st = OpenResponse(s, out int failed);
             if (st is null) return failed;
+            if (st.Streaming) return Fail(s, HeadersSent) ? 1 : 2;
             var name = Text(s, 2) ?? "";
             if (!IsToken(name)) return Fail(s, "bad argument #1 (invalid header name)") ? 1 : 2;
             string[] values;

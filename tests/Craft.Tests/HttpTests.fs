@@ -674,6 +674,13 @@ let private streaming =
                             Expect.stringContains head "Content-Type: text/plain" "the script's header"
                             let! first = connection.ReadChunk()
                             Expect.equal (textOf first) "first\n" "the first part, before the script writes more"
+                            let! _ = r.WaitPrefix "after flush: "
+
+                            Expect.contains
+                                r.Out.Lines
+                                "after flush: headers already sent, headers already sent"
+                                "status and headers cannot change once sent"
+
                             r.Computer.QueueEvent "next"
                             let! second = connection.ReadChunk()
                             let! third = connection.ReadChunk()
