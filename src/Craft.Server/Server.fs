@@ -358,6 +358,11 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
         for KeyValue(name, value) in head.Headers do
             response.Headers.Append(name, value)
 
+        // A 1xx is an interim response: a client waits for the final one after it, which never
+        // comes. Closing the connection tells it that nothing more follows.
+        if head.Status < 200 then
+            response.Headers.Connection <- "close"
+
     static let noBody (context: HttpContext) status =
         HttpMethods.IsHead context.Request.Method
         || (status >= 100 && status < 200)

@@ -305,6 +305,18 @@ let private response =
                         "each refusal"
                 }
 
+            echo "a 1xx status from the script is sent without a body, and the connection then closes"
+            <| fun r ->
+                task {
+                    for code in [ 100; 150 ] do
+                        use! connection = RawConnection.Open r.Port
+                        do! connection.Send(requestBytes $"GET /nobody?code={code} HTTP/1.1" [] [||])
+                        let! response = connection.ReadResponse()
+                        Expect.equal response.Status code $"{code}"
+                        let! rest = connection.ReadToEnd()
+                        Expect.isEmpty rest "no body, nothing more"
+                }
+
             echo "write takes numbers; writeLine adds \\n"
             <| fun r ->
                 task {
