@@ -653,6 +653,38 @@ let private deadline =
                         })
             }
 
+            testTask "a request whose deadline passes while it waits in the queue gets 503 and never reaches the script" {
+                do!
+                    servingThen
+                        (deadlineOf 0.3)
+                        "busy.lua"
+                        (fun r ->
+                            task {
+                                // 30 events of 40 ms each will be ahead of the request: 1.2 s of
+                                // work, four times the deadline.
+                                use! waiting = RawConnection.Open r.Port
+
+                                do!
+                                    waiting.Send(
+                                        requestBytes
+                                            "POST /late HTTP/1.1"
+                                            [ "Content-Length: 4"; "Expect: 100-continue" ]
+                                            [||]
+                                    )
+
+                                let! interim = waiting.ReadHead()
+                                Expect.stringStarts interim "HTTP/1.1 100 Continue" "the server reads the body"
+                                do! waiting.Send(bytesOf "body")
+                                r.Input.Send "go"
+                                let! response = waiting.ReadResponse()
+                                Expect.equal response.Status 503 "503"
+                                Expect.equal (response.Header "Retry-After") (Some "1") "with Retry-After"
+                                let! _ = r.WaitLine "work done"
+                                ()
+                            })
+                        (fun r -> Expect.equal (seen r) 0 "the script never saw it")
+            }
+
             testTask "each flush restarts the deadline: a stream is limited by idle time" {
                 do!
                     serving (deadlineOf 1.5) "stream.lua" (fun r ->
@@ -835,6 +867,65 @@ let private limits =
                                 Expect.equal chunkedOver.Status 413 "chunked, one byte over"
                             })
                         (fun r -> Expect.equal (seen r) 2 "the script never saw the bodies over the limit")
+            }
+        ]
+
+let private overload =
+    testList
+        "overload"
+        [
+            testTask "past a full queue and backlog requests get 503; every request gets one answer" {
+                let setup: Setup =
+                    fun out err input ->
+                        ComputerOptions(
+                            Output = out,
+                            Error = err,
+                            Input = input,
+                            EventQueueCapacity = 4,
+                            InboundBacklog = 2
+                        )
+
+                let mutable served = 0
+
+                do!
+                    withRunning (launch setup portLine (scriptPath "busy.lua") [ "4"; "40" ]) (fun r ->
+                        task {
+                            // The script fills its queue (4 events) once the requests are in.
+                            let! clients = Task.WhenAll [ for _ in 1..8 -> RawConnection.Open r.Port ]
+
+                            for c in clients do
+                                do!
+                                    c.Send(
+                                        requestBytes
+                                            "POST /crowd HTTP/1.1"
+                                            [ "Content-Length: 4"; "Expect: 100-continue" ]
+                                            [||]
+                                    )
+
+                                let! interim = c.ReadHead()
+                                Expect.stringStarts interim "HTTP/1.1 100 Continue" "the server reads the body"
+                                do! c.Send(bytesOf "body")
+
+                            r.Input.Send "go"
+                            let! responses = Task.WhenAll [ for c in clients -> c.ReadResponse() ]
+
+                            for response in responses do
+                                Expect.contains [ 200; 503 ] response.Status "served or refused"
+
+                                if response.Status = 503 then
+                                    Expect.equal (response.Header "Retry-After") (Some "1") "with Retry-After"
+
+                            served <- responses |> Array.filter (fun x -> x.Status = 200) |> Array.length
+                            Expect.isLessThan served 8 "not all fit"
+                            Expect.isGreaterThanOrEqual served 2 "the backlog's worth are served"
+                            let! code = r.Stop()
+                            Expect.equal code 0 "the script ends cleanly"
+                            let! _ = r.WaitPrefix "seen "
+                            Expect.equal (seen r) served "the script saw exactly the requests it served"
+
+                            for c in clients do
+                                (c :> IDisposable).Dispose()
+                        })
             }
         ]
 
@@ -1144,6 +1235,7 @@ let tests =
             streaming
             ending
             limits
+            overload
             headLimits
             withCurl
             examples
