@@ -102,24 +102,27 @@ if (only.Contains("http"))
     }
 }
 
-// ---- WebSocket echo ----
+// ---- WebSocket echo, 16 B and 64 KiB ----
 if (only.Contains("ws"))
 {
     await using var kestrel = await PlainKestrel.EchoAsync();
     await using var craft = await CraftServer.StartAsync(Lua("ws-echo.lua"));
-    foreach (var connections in new[] { 1, 16, 64 })
+    foreach (var (size, label) in new[] { (16, "16 B"), (64 * 1024, "64 KiB") })
     {
-        var c = new List<(double Rate, double P99)>();
-        var k = new List<(double Rate, double P99)>();
-        for (int r = 0; r < runs; r++)
+        foreach (var connections in new[] { 1, 16, 64 })
         {
-            k.Add(await WsLoad(kestrel.Port, connections, 16, seconds));
-            c.Add(await WsLoad(craft.Port, connections, 16, seconds));
-            Console.WriteLine($"ws c={connections} run {r + 1}: craft {c[^1].Rate:N0}/s, kestrel {k[^1].Rate:N0}/s");
+            var c = new List<(double Rate, double P99)>();
+            var k = new List<(double Rate, double P99)>();
+            for (int r = 0; r < runs; r++)
+            {
+                k.Add(await WsLoad(kestrel.Port, connections, size, seconds));
+                c.Add(await WsLoad(craft.Port, connections, size, seconds));
+                Console.WriteLine($"ws {label} c={connections} run {r + 1}: craft {c[^1].Rate:N0}/s, kestrel {k[^1].Rate:N0}/s");
+            }
+            double cr = Median(c.Select(x => x.Rate)), kr = Median(k.Select(x => x.Rate));
+            rows.Add($"| WebSocket echo {label}, {connections} connections: messages/s | {F(cr)} | {F(kr)} | {F(cr / kr, 2)} |");
+            rows.Add($"| WebSocket echo {label}, {connections} connections: p99 (ms) | {F(Median(c.Select(x => x.P99)), 2)} | {F(Median(k.Select(x => x.P99)), 2)} | |");
         }
-        double cr = Median(c.Select(x => x.Rate)), kr = Median(k.Select(x => x.Rate));
-        rows.Add($"| WebSocket echo 16 B, {connections} connections: messages/s | {F(cr)} | {F(kr)} | {F(cr / kr, 2)} |");
-        rows.Add($"| WebSocket echo 16 B, {connections} connections: p99 (ms) | {F(Median(c.Select(x => x.P99)), 2)} | {F(Median(k.Select(x => x.P99)), 2)} | |");
     }
 }
 
@@ -142,27 +145,6 @@ if (only.Contains("json") && HasWrk())
     rows.Add($"| HTTP JSON echo, 64 connections: p99 (ms) | {F(Median(c.Select(x => x.P99)), 2)} | {F(Median(k.Select(x => x.P99)), 2)} | {F(Median(c.Select(x => x.P99)) / Median(k.Select(x => x.P99)), 2)} |");
     var errors = c.Concat(k).Sum(x => x.Errors);
     if (errors > 0) notes.Add($"HTTP JSON echo: {errors} errors or non-2xx answers in total.");
-}
-
-// ---- WebSocket echo, 64 KiB ----
-if (only.Contains("ws"))
-{
-    await using var kestrel = await PlainKestrel.EchoAsync();
-    await using var craft = await CraftServer.StartAsync(Lua("ws-echo.lua"));
-    foreach (var connections in new[] { 1, 16, 64 })
-    {
-        var c = new List<(double Rate, double P99)>();
-        var k = new List<(double Rate, double P99)>();
-        for (int r = 0; r < runs; r++)
-        {
-            k.Add(await WsLoad(kestrel.Port, connections, 64 * 1024, seconds));
-            c.Add(await WsLoad(craft.Port, connections, 64 * 1024, seconds));
-            Console.WriteLine($"ws64k c={connections} run {r + 1}: craft {c[^1].Rate:N0}/s, kestrel {k[^1].Rate:N0}/s");
-        }
-        double cr = Median(c.Select(x => x.Rate)), kr = Median(k.Select(x => x.Rate));
-        rows.Add($"| WebSocket echo 64 KiB, {connections} connections: messages/s | {F(cr)} | {F(kr)} | {F(cr / kr, 2)} |");
-        rows.Add($"| WebSocket echo 64 KiB, {connections} connections: p99 (ms) | {F(Median(c.Select(x => x.P99)), 2)} | {F(Median(k.Select(x => x.P99)), 2)} | |");
-    }
 }
 
 // ---- 10,000 idle WebSocket clients (each server in its own process, for its memory) ----

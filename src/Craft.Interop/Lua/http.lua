@@ -157,24 +157,20 @@ function response.setResponseHeader(h, name, value)
     check(n.resHeader(states[h].id, name, value))
 end
 
-function response.write(h, data)
+-- Bytes to send: a string, or a number in its string form; anything else is the caller's error.
+local function bytesOf(data)
     local t = type(data)
-    if t == "number" then
-        data = tostring(data)
-    elseif t ~= "string" then
-        error(("bad argument #1 (string expected, got %s)"):format(t), 2)
-    end
-    check(n.resWrite(states[h].id, data))
+    if t == "string" then return data end
+    if t == "number" then return tostring(data) end
+    error(("bad argument #1 (string expected, got %s)"):format(t), 3)
+end
+
+function response.write(h, data)
+    check(n.resWrite(states[h].id, bytesOf(data)))
 end
 
 function response.writeLine(h, data)
-    local t = type(data)
-    if t == "number" then
-        data = tostring(data)
-    elseif t ~= "string" then
-        error(("bad argument #1 (string expected, got %s)"):format(t), 2)
-    end
-    check(n.resWrite(states[h].id, data .. "\n"))
+    check(n.resWrite(states[h].id, bytesOf(data) .. "\n"))
 end
 
 function response.flush(h)
@@ -282,13 +278,7 @@ end
 local client = {}
 
 function client.send(h, message, binary)
-    local t = type(message)
-    if t == "number" then
-        message = tostring(message)
-    elseif t ~= "string" then
-        error(("bad argument #1 (string expected, got %s)"):format(t), 2)
-    end
-    check(n.send(states[h].id, message, binary and true or false))
+    check(n.send(states[h].id, bytesOf(message), binary and true or false))
 end
 
 function client.receive(h, timeout)
