@@ -14,120 +14,14 @@ open System.Text
 open System.Threading
 open System.Threading.Tasks
 open Craft.Interop
+open Craft.Tests.ScriptHost
 open Expecto
-
-/// The safety net for anything a test waits for: generous, never a timing assertion.
-let patience = TimeSpan.FromSeconds 30.0
 
 /// Bytes as one char per byte, and back: HTTP heads and Lua strings are bytes.
 let latin1 = Encoding.Latin1
 
 let bytesOf (text: string) = latin1.GetBytes text
 let textOf (bytes: byte array) = latin1.GetString bytes
-
-/// Waits for a task, failing the test with `what` if it does not finish in `patience`.
-let within (what: string) (t: Task<'T>) : Task<'T> =
-    task {
-        let! finished = Task.WhenAny(t, Task.Delay patience)
-
-        if not (obj.ReferenceEquals(finished, t)) then
-            failtestf "timed out waiting for %s" what
-
-        return! t
-    }
-
-/// A writer that keeps every line and lets a test wait for a line.
-type LineWriter() =
-    inherit TextWriter()
-    let gate = obj ()
-    let lines = ResizeArray<string>()
-    let partial = StringBuilder()
-    let waiters = ResizeArray<(string -> bool) * TaskCompletionSource<string>>()
-
-    let complete (line: string) =
-        lines.Add line
-
-        for (wanted, tcs) in List.ofSeq waiters do
-            if wanted line then
-                tcs.TrySetResult line |> ignore
-                waiters.Remove((wanted, tcs)) |> ignore
-
-    override _.Encoding = Encoding.UTF8
-
-    override _.Write(c: char) =
-        lock gate (fun () ->
-            if c = '\n' then
-                complete (partial.ToString())
-                partial.Clear() |> ignore
-            elif c <> '\r' then
-                partial.Append c |> ignore)
-
-    override this.Write(s: string) =
-        if not (isNull s) then
-            for c in s do
-                this.Write c
-
-    /// Every complete line so far.
-    member _.Lines = lock gate (fun () -> List.ofSeq lines)
-
-    /// Everything written so far, for failure messages.
-    member this.Text = String.Join("\n", this.Lines)
-
-    /// The first line (already written or still to come) that satisfies `wanted`.
-    member _.WaitFor(wanted: string -> bool) : Task<string> =
-        lock gate (fun () ->
-            match Seq.tryFind wanted lines with
-            | Some line -> Task.FromResult line
-            | None ->
-                let tcs =
-                    TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously)
-
-                waiters.Add((wanted, tcs))
-                tcs.Task)
-
-/// Standard input for a script: `read()` blocks the computer's thread until the test sends a line.
-type LineFeed() =
-    inherit TextReader()
-    let lines = new BlockingCollection<string>()
-
-    member _.Send(line: string) = lines.Add line
-
-    override _.ReadLine() =
-        let mutable line = null
-        if lines.TryTake(&line, patience) then line else null
-
-/// A script running on its own computer.
-type Running =
-    {
-        Computer: Computer
-        Out: LineWriter
-        Err: LineWriter
-        Input: LineFeed
-        Exit: Task<int>
-        /// The port the script announced.
-        Port: int
-    }
-
-    member this.Transcript = $"output:\n{this.Out.Text}\nerrors:\n{this.Err.Text}"
-
-    /// Waits for a printed line equal to `line`.
-    member this.WaitLine(line: string) =
-        within $"the line '{line}' ({this.Transcript})" (this.Out.WaitFor((=) line))
-
-    /// Waits for the first printed line starting with `prefix`.
-    member this.WaitPrefix(prefix: string) =
-        within $"a line starting '{prefix}' ({this.Transcript})" (this.Out.WaitFor(fun l -> l.StartsWith prefix))
-
-    member this.Url(path: string) = $"http://127.0.0.1:{this.Port}{path}"
-
-    /// Waits for the script to end on its own; its exit code.
-    member this.Finish() =
-        within $"the script to end ({this.Transcript})" this.Exit
-
-    /// Queues `server_stop` (which every test script ends on) and waits for the script to end.
-    member this.Stop() =
-        this.Computer.QueueEvent "server_stop"
-        this.Finish()
 
 /// A test script's path: `lua/http/<name>` next to the test assembly.
 let scriptPath (name: string) =
@@ -136,9 +30,6 @@ let scriptPath (name: string) =
 /// An example's path (the examples are copied next to the test assembly).
 let examplePath (name: string) =
     Path.Combine(AppContext.BaseDirectory, "examples", name)
-
-/// How a test's computer is set up, given its captured output, errors and input.
-type Setup = TextWriter -> TextWriter -> TextReader -> ComputerOptions
 
 /// The defaults, with output captured and input fed by the test.
 let standard: Setup =
@@ -167,57 +58,16 @@ let smallHeads: Setup =
 let bodyLimitOf (bytes: int64) : Setup =
     fun out err input -> ComputerOptions(Output = out, Error = err, Input = input, MaxRequestBodyBytes = bytes)
 
-/// Runs the script at `path` and waits for the first printed line that `portOf` finds a port in.
-let launch (setup: Setup) (portOf: string -> int option) (path: string) args =
-    task {
-        let out = new LineWriter()
-        let err = new LineWriter()
-        let input = new LineFeed()
-        let computer = new Computer(setup out err input)
-        let exit = computer.RunFileAsync(path, args)
-        let announced = out.WaitFor(portOf >> Option.isSome)
-        let! first = Task.WhenAny(announced :> Task, exit :> Task, Task.Delay patience)
-
-        if not (obj.ReferenceEquals(first, announced)) then
-            do! computer.DisposeAsync()
-            failtestf "%s did not announce its port:\n%s\n%s" path out.Text err.Text
-
-        return
-            {
-                Computer = computer
-                Out = out
-                Err = err
-                Input = input
-                Exit = exit
-                Port = (portOf announced.Result).Value
-            }
-    }
-
-/// The port in a line `port N`.
-let portLine (line: string) =
-    match line.Split ' ' with
-    | [| "port"; n |] ->
-        match Int32.TryParse n with
-        | true, p -> Some p
-        | _ -> None
-    | _ -> None
+/// Runs the script at `path` and waits for the first printed line that `portOf` finds a port in;
+/// `Stop` queues `server_stop` (which every test script ends on).
+let launch setup portOf path args =
+    launchWith "server_stop" setup portOf path args
 
 /// Starts `lua/http/<name>` set up by `setup` and waits until it prints `port N`.
 let startWith setup (name: string) (args: string list) =
     launch setup portLine (scriptPath name) args
 
 let start name args = startWith standard name args
-
-/// Runs `body` with a started script, and disposes the computer whatever happens.
-let withRunning (running: Task<Running>) (body: Running -> Task<unit>) =
-    task {
-        let! r = running
-
-        try
-            do! body r
-        finally
-            r.Computer.DisposeAsync().AsTask().Wait(patience) |> ignore
-    }
 
 let withScript setup name args body =
     withRunning (startWith setup name args) body

@@ -12,6 +12,7 @@ open System.Text.Json
 open System.Text.RegularExpressions
 open System.Threading.Tasks
 open Craft.Interop
+open Craft.Tests.ScriptHost
 open Craft.Tests.HttpHelpers
 open Expecto
 

@@ -14,6 +14,7 @@ open System.Text
 open System.Threading
 open System.Threading.Tasks
 open Craft.Interop
+open Craft.Tests.ScriptHost
 open Craft.Tests.WsHelpers
 open Expecto
 

@@ -12,211 +12,27 @@ open System.Text
 open System.Threading
 open System.Threading.Tasks
 open Craft.Interop
+open Craft.Tests.ScriptHost
 open Expecto
-
-/// The safety net for anything a test waits for: generous, never a timing assertion.
-let patience = TimeSpan.FromSeconds 30.0
-
-/// Waits for a task, failing the test with `what` if it does not finish in `patience`.
-let within (what: string) (t: Task<'T>) : Task<'T> =
-    task {
-        let! finished = Task.WhenAny(t, Task.Delay patience)
-
-        if not (obj.ReferenceEquals(finished, t)) then
-            failtestf "timed out waiting for %s" what
-
-        return! t
-    }
-
-let withinUnit (what: string) (t: Task) : Task =
-    task {
-        let! finished = Task.WhenAny(t, Task.Delay patience)
-
-        if not (obj.ReferenceEquals(finished, t)) then
-            failtestf "timed out waiting for %s" what
-
-        do! t
-    }
-
-/// A writer that keeps every line and lets a test wait for a line.
-type LineWriter() =
-    inherit TextWriter()
-    let gate = obj ()
-    let lines = ResizeArray<string>()
-    let partial = StringBuilder()
-    let waiters = ResizeArray<(string -> bool) * TaskCompletionSource<string>>()
-
-    let complete (line: string) =
-        lines.Add line
-
-        for (wanted, tcs) in List.ofSeq waiters do
-            if wanted line then
-                tcs.TrySetResult line |> ignore
-                waiters.Remove((wanted, tcs)) |> ignore
-
-    override _.Encoding = Encoding.UTF8
-
-    override _.Write(c: char) =
-        lock gate (fun () ->
-            if c = '\n' then
-                complete (partial.ToString())
-                partial.Clear() |> ignore
-            elif c <> '\r' then
-                partial.Append c |> ignore)
-
-    override this.Write(s: string) =
-        if not (isNull s) then
-            for c in s do
-                this.Write c
-
-    /// Every complete line so far.
-    member _.Lines = lock gate (fun () -> List.ofSeq lines)
-
-    /// Everything written so far, for failure messages.
-    member this.Text = String.Join("\n", this.Lines)
-
-    /// The first line (already written or still to come) that satisfies `wanted`.
-    member _.WaitFor(wanted: string -> bool) : Task<string> =
-        lock gate (fun () ->
-            match Seq.tryFind wanted lines with
-            | Some line -> Task.FromResult line
-            | None ->
-                let tcs =
-                    TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously)
-
-                waiters.Add((wanted, tcs))
-                tcs.Task)
-
-    /// Completes once `count` lines (written or still to come) satisfy `wanted`.
-    member this.WaitCount(wanted: string -> bool, count: int) : Task<string> =
-        let mutable seen = 0
-
-        this.WaitFor(fun line ->
-            if wanted line then
-                seen <- seen + 1
-
-            seen >= count)
-
-/// A script running on its own computer.
-type Running =
-    {
-        Computer: Computer
-        Out: LineWriter
-        Err: LineWriter
-        Exit: Task<int>
-        /// Cancelling it queues `terminate` (as Ctrl-C does).
-        Terminator: CancellationTokenSource
-        /// The port the script printed.
-        Port: int
-    }
-
-    /// Waits for a printed line equal to `line`.
-    member this.WaitLine(line: string) =
-        within
-            $"the line '{line}' (output so far:\n{this.Out.Text}\nerrors:\n{this.Err.Text})"
-            (this.Out.WaitFor((=) line))
-
-    /// Waits for the first printed line starting with `prefix`.
-    member this.WaitPrefix(prefix: string) =
-        within
-            $"a line starting '{prefix}' (output so far:\n{this.Out.Text}\nerrors:\n{this.Err.Text})"
-            (this.Out.WaitFor(fun l -> l.StartsWith prefix))
-
-    member this.Uri(path: string) =
-        Uri($"ws://127.0.0.1:{this.Port}{path}")
-
-    member this.Uri() = this.Uri "/"
-
-    /// Waits until `count` printed lines start with `prefix`.
-    member this.WaitPrefixCount(prefix: string, count: int) =
-        within
-            $"{count} lines starting '{prefix}' (output so far:\n{this.Out.Text}\nerrors:\n{this.Err.Text})"
-            (this.Out.WaitCount((fun l -> l.StartsWith prefix), count))
-
-    /// The printed lines starting with `prefix`.
-    member this.LinesStarting(prefix: string) =
-        this.Out.Lines |> List.filter (fun l -> l.StartsWith prefix)
-
-    /// Queues the event `stop` and waits for the script to end; its exit code.
-    member this.Stop() =
-        task {
-            this.Computer.QueueEvent "stop"
-            return! this.Finish()
-        }
-
-    /// Queues `terminate` (as Ctrl-C does) and waits for the script to end; its exit code.
-    member this.Terminate() =
-        task {
-            this.Terminator.Cancel()
-            return! this.Finish()
-        }
-
-    /// Waits for the script to end on its own; its exit code.
-    member this.Finish() =
-        within $"the script to end (errors:\n{this.Err.Text})" this.Exit
 
 /// The path of a test script (copied next to the test assembly).
 let scriptPath (name: string) =
     Path.Combine(AppContext.BaseDirectory, "lua", "ws", name)
 
 /// A computer's options with its output and errors going to the two writers.
-let defaults (out: LineWriter) (err: LineWriter) =
+let defaults (out: TextWriter) (err: TextWriter) =
     ComputerOptions(Output = out, Error = err, Input = TextReader.Null)
 
 /// Runs the script file at `path` on a computer with options from `make`, and waits until it
-/// prints a line from which `portOf` reads the port it serves on.
-let startFile
-    (make: LineWriter -> LineWriter -> ComputerOptions)
-    (path: string)
-    (args: string list)
-    (portOf: string -> int option)
-    =
-    task {
-        let out = new LineWriter()
-        let err = new LineWriter()
-        let options = make out err
-        let terminator = new CancellationTokenSource()
-        let computer = new Computer(options)
-        let exit = computer.RunFileAsync(path, args, terminator.Token)
-        let port = out.WaitFor(fun l -> (portOf l).IsSome)
-        let! first = Task.WhenAny(port :> Task, exit :> Task, Task.Delay patience)
-
-        if not (obj.ReferenceEquals(first, port)) then
-            do! computer.DisposeAsync()
-            failtestf "%s did not print its port:\n%s\n%s" path out.Text err.Text
-
-        return
-            {
-                Computer = computer
-                Out = out
-                Err = err
-                Exit = exit
-                Terminator = terminator
-                Port = (portOf port.Result).Value
-            }
-    }
+/// prints a line from which `portOf` reads the port it serves on; `Stop` queues the event `stop`.
+let startFile make (path: string) (args: string list) (portOf: string -> int option) =
+    launchWith "stop" (fun out err _ -> make out err) portOf path args
 
 /// Starts `lua/ws/<name>` on a computer with options from `make` and waits until it prints `port N`.
 let startWith make (name: string) (args: string list) =
-    startFile make (scriptPath name) args (fun line ->
-        if line.StartsWith "port " then
-            Some(int (line.Substring 5))
-        else
-            None)
+    startFile make (scriptPath name) args portLine
 
 let start name args = startWith defaults name args
-
-/// Runs `body` with a script once started, and disposes the computer whatever happens.
-let withRunning (starting: Task<Running>) (body: Running -> Task<unit>) =
-    task {
-        let! running = starting
-
-        try
-            do! body running
-        finally
-            running.Computer.DisposeAsync().AsTask().Wait(patience) |> ignore
-            running.Terminator.Dispose()
-    }
 
 let withScriptUsing make name args body =
     withRunning (startWith make name args) body
