@@ -42,6 +42,29 @@ let private seen (r: Running) =
         else
             None)
 
+/// What the script printed after `prefix`, on the lines starting with it.
+let private printedAfter (r: Running) (prefix: string) =
+    r.LinesStarting prefix |> List.map (fun l -> l.Substring prefix.Length)
+
+/// Expects `Retry-After: 1`, which every 503 of the server carries.
+let private expectRetryAfter (response: RawResponse) =
+    Expect.equal (response.Header "Retry-After") (Some "1") "with Retry-After"
+
+/// Expects a 503 with `Retry-After: 1`.
+let private expect503 (response: RawResponse) (message: string) =
+    Expect.equal response.Status 503 message
+    expectRetryAfter response
+
+/// Sends a 4-byte POST to `path` that waits for 100 Continue before its body, so that the server is
+/// surely handling the request when this returns.
+let private postAfterContinue (c: RawConnection) (path: string) =
+    task {
+        do! c.Send(requestBytes $"POST {path} HTTP/1.1" [ "Content-Length: 4"; "Expect: 100-continue" ] [||])
+        let! interim = c.ReadHead()
+        Expect.stringStarts interim "HTTP/1.1 100 Continue" "the server reads the body"
+        do! c.Send(bytesOf "body")
+    }
+
 /// 1 MiB of every byte value, with runs of NUL and 0xFF.
 let private binaryMiB =
     Array.init (1024 * 1024) (fun i ->
@@ -194,10 +217,7 @@ let private request =
                     Expect.equal response.Text "done" "the response"
                     let! _ = r.WaitPrefix "closed: readAll"
 
-                    let lines =
-                        r.Out.Lines
-                        |> List.filter (fun l -> l.StartsWith "closed: ")
-                        |> List.map (fun l -> l.Substring 8)
+                    let lines = printedAfter r "closed: "
 
                     let closed = "attempt to use a closed file"
 
@@ -557,25 +577,14 @@ let private listeners =
                             let! waiting = Task.WhenAll [ for _ in 1..5 -> RawConnection.Open r.Port ]
 
                             for i, c in Array.indexed waiting do
-                                do!
-                                    c.Send(
-                                        requestBytes
-                                            $"POST /waiting{i} HTTP/1.1"
-                                            [ "Content-Length: 4"; "Expect: 100-continue" ]
-                                            [||]
-                                    )
-
-                                let! interim = c.ReadHead()
-                                Expect.stringStarts interim "HTTP/1.1 100 Continue" "the server reads the body"
-                                do! c.Send(bytesOf "body")
+                                do! postAfterContinue c $"/waiting{i}"
 
                             r.Input.Send "go"
                             let! _ = r.WaitLine "removed"
 
                             for c in waiting do
                                 let! response = c.ReadResponse()
-                                Expect.equal response.Status 503 "a waiting request gets 503"
-                                Expect.equal (response.Header "Retry-After") (Some "1") "with Retry-After"
+                                expect503 response "a waiting request gets 503"
                                 (c :> IDisposable).Dispose()
 
                             let! held = first.ReadResponse()
@@ -616,10 +625,7 @@ let private deadline =
                                     r.Computer.QueueEvent "after"
                                     let! _ = r.WaitLine $"reported {url}"
 
-                                    let lines =
-                                        r.Out.Lines
-                                        |> List.filter (fun l -> l.StartsWith $"after {url}: ")
-                                        |> List.map (fun l -> l.Substring($"after {url}: ".Length))
+                                    let lines = printedAfter r $"after {url}: "
 
                                     Expect.equal
                                         lines
@@ -665,21 +671,10 @@ let private deadline =
                                 // work, four times the deadline.
                                 use! waiting = RawConnection.Open r.Port
 
-                                do!
-                                    waiting.Send(
-                                        requestBytes
-                                            "POST /late HTTP/1.1"
-                                            [ "Content-Length: 4"; "Expect: 100-continue" ]
-                                            [||]
-                                    )
-
-                                let! interim = waiting.ReadHead()
-                                Expect.stringStarts interim "HTTP/1.1 100 Continue" "the server reads the body"
-                                do! waiting.Send(bytesOf "body")
+                                do! postAfterContinue waiting "/late"
                                 r.Input.Send "go"
                                 let! response = waiting.ReadResponse()
-                                Expect.equal response.Status 503 "503"
-                                Expect.equal (response.Header "Retry-After") (Some "1") "with Retry-After"
+                                expect503 response "503"
                                 let! _ = r.WaitLine "work done"
                                 ()
                             })
@@ -811,8 +806,7 @@ let private ending =
 
                                 for c in [ first; last ] do
                                     let! response = c.ReadResponse()
-                                    Expect.equal response.Status 503 "503"
-                                    Expect.equal (response.Header "Retry-After") (Some "1") "with Retry-After"
+                                    expect503 response "503"
 
                                 if exitCode = 1 then
                                     Expect.stringContains r.Err.Text "shutdown.lua:17: failed on purpose" "the error"
@@ -895,17 +889,7 @@ let private overload =
                             let! clients = Task.WhenAll [ for _ in 1..8 -> RawConnection.Open r.Port ]
 
                             for c in clients do
-                                do!
-                                    c.Send(
-                                        requestBytes
-                                            "POST /crowd HTTP/1.1"
-                                            [ "Content-Length: 4"; "Expect: 100-continue" ]
-                                            [||]
-                                    )
-
-                                let! interim = c.ReadHead()
-                                Expect.stringStarts interim "HTTP/1.1 100 Continue" "the server reads the body"
-                                do! c.Send(bytesOf "body")
+                                do! postAfterContinue c "/crowd"
 
                             r.Input.Send "go"
                             let! responses = Task.WhenAll [ for c in clients -> c.ReadResponse() ]
@@ -914,7 +898,7 @@ let private overload =
                                 Expect.contains [ 200; 503 ] response.Status "served or refused"
 
                                 if response.Status = 503 then
-                                    Expect.equal (response.Header "Retry-After") (Some "1") "with Retry-After"
+                                    expectRetryAfter response
 
                             served <- responses |> Array.filter (fun x -> x.Status = 200) |> Array.length
                             Expect.isLessThan served 8 "not all fit"
