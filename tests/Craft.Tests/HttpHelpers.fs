@@ -102,6 +102,7 @@ type RawResponse =
 
 /// One TCP connection to a port, reading responses off it exactly.
 type RawConnection(tcp: TcpClient) =
+    inherit TcpPeer(tcp)
     let stream = tcp.GetStream()
     let mutable buffered: byte array = [||]
     let mutable ended = false
@@ -302,14 +303,6 @@ type RawConnection(tcp: TcpClient) =
             let! _ = readToEnd ()
             return ended
         }
-
-    /// Ends the connection at once (RST), as a client that goes away does.
-    member _.Abort() =
-        tcp.Client.LingerState <- LingerOption(true, 0)
-        tcp.Close()
-
-    interface IDisposable with
-        member _.Dispose() = tcp.Dispose()
 
 /// A request's bytes: request line, headers (each `Name: value`) and body; adds Host and, when
 /// there is a body and no Transfer-Encoding, Content-Length.

@@ -5,6 +5,7 @@ module Craft.Tests.ScriptHost
 open System
 open System.Collections.Concurrent
 open System.IO
+open System.Net.Sockets
 open System.Text
 open System.Threading
 open System.Threading.Tasks
@@ -212,3 +213,13 @@ let withRunning (starting: Task<Running>) (body: Running -> Task<unit>) =
             running.Computer.DisposeAsync().AsTask().Wait(patience) |> ignore
             running.Terminator.Dispose()
     }
+
+/// A test's own TCP connection to a script's port.
+type TcpPeer(tcp: TcpClient) =
+    /// Ends the connection at once (RST), without a goodbye, as a client that goes away does.
+    member _.Abort() =
+        tcp.Client.LingerState <- LingerOption(true, 0)
+        tcp.Close()
+
+    interface IDisposable with
+        member _.Dispose() = tcp.Dispose()

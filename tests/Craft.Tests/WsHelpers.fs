@@ -99,24 +99,9 @@ let receiveClose (ws: WebSocket) =
 
 // ---- A raw client: frames by hand ----
 
+/// The frame opcodes (RFC 6455 5.2).
 module Opcode =
-    [<Literal>]
-    let Continuation = 0uy
-
-    [<Literal>]
-    let Text = 1uy
-
-    [<Literal>]
-    let Binary = 2uy
-
-    [<Literal>]
-    let Close = 8uy
-
-    [<Literal>]
-    let Ping = 9uy
-
-    [<Literal>]
-    let Pong = 10uy
+    let Continuation, Text, Binary, Close, Ping, Pong = 0uy, 1uy, 2uy, 8uy, 9uy, 10uy
 
 /// One frame as received: FIN, opcode and payload.
 type Frame =
@@ -136,6 +121,7 @@ let closeCodeOf (frame: Frame) =
 
 /// A TCP connection that did the upgrade handshake by hand.
 type RawClient(tcp: TcpClient, stream: NetworkStream, response: string) =
+    inherit TcpPeer(tcp)
     let mask = [| 0x12uy; 0x34uy; 0x56uy; 0x78uy |]
 
     let readExactly (count: int64) =
@@ -259,14 +245,6 @@ type RawClient(tcp: TcpClient, stream: NetworkStream, response: string) =
 
             return ended
         }
-
-    /// Ends the TCP connection without a close frame.
-    member _.Abort() =
-        tcp.Client.LingerState <- LingerOption(true, 0)
-        tcp.Close()
-
-    interface IDisposable with
-        member _.Dispose() = tcp.Dispose()
 
 /// Opens a TCP connection and does the upgrade handshake with `extraHeaders` (lines without CRLF).
 /// Fails unless the server answers 101 with the right `Sec-WebSocket-Accept`.
