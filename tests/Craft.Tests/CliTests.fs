@@ -72,6 +72,12 @@ let private usageError (r: Result) =
     Expect.stringStarts r.Err "craft: " "standard error"
     Expect.equal (r.Err.TrimEnd('\n').Split('\n').Length) 1 $"one line: {r.Err}"
 
+/// Expects exactly this standard output, standard error and exit code.
+let private expectOutcome (r: Result) (out: string) (err: string) (code: int) =
+    Expect.equal r.Out out "standard output"
+    Expect.equal r.Err err "standard error"
+    Expect.equal r.Code code "exit code"
+
 let tests =
     testList
         "craft command"
@@ -95,9 +101,7 @@ let tests =
 
             testTask "run SCRIPT ARGS: the script gets the arguments" {
                 let! r = craft [ "run"; script "args.lua"; "a"; "b c" ]
-                Expect.equal r.Out "count\t2\n1\t[a]\t1\n2\t[b c]\t3\n" "standard output"
-                Expect.equal r.Err "" "standard error"
-                Expect.equal r.Code 0 "exit code"
+                expectOutcome r "count\t2\n1\t[a]\t1\n2\t[b c]\t3\n" "" 0
             }
 
             testTask "options before SCRIPT configure the computer; later ones are the script's" {

@@ -93,6 +93,53 @@ let private finish (computer: Computer) (out: WatchedWriter) (err: WatchedWriter
             computer.DisposeAsync().AsTask().Wait patience |> ignore
     }
 
+/// A computer with the standard options, running `lua/computer/<file>` until `token` is cancelled.
+type private Started =
+    {
+        Computer: Computer
+        Output: WatchedWriter
+        Errors: WatchedWriter
+        Run: Task<int>
+    }
+
+let private startFile (file: string) (token: CancellationToken) =
+    let out = new WatchedWriter()
+    let err = new WatchedWriter()
+    let c = new Computer(standard out err)
+
+    {
+        Computer = c
+        Output = out
+        Errors = err
+        Run = c.RunFileAsync(scriptPath file, cancellationToken = token)
+    }
+
+/// Waits until the script has printed `text`, cancels its token, and runs it to its end.
+let private cancelAfter (text: string) (cancel: CancellationTokenSource) (s: Started) =
+    task {
+        do! s.Output.Seen(text).WaitAsync patience
+        cancel.Cancel()
+        return! finish s.Computer s.Output s.Errors s.Run
+    }
+
+/// Waits until the script has printed `text`, disposes its computer, and waits for its exit code.
+let private disposeAfter (text: string) (s: Started) =
+    task {
+        do! s.Output.Seen(text).WaitAsync patience
+        do! s.Computer.DisposeAsync().AsTask().WaitAsync patience
+        return! s.Run.WaitAsync patience
+    }
+
+/// Options with a runaway timeout of 0.5 s.
+let private runawayHalfSecond (out: TextWriter) (err: TextWriter) =
+    ComputerOptions(Output = out, Error = err, RunawayTimeout = TimeSpan.FromSeconds 0.5)
+
+/// Expects exactly this output, error output and exit code.
+let private expectOutcome (r: Outcome) (out: string) (err: string) (code: int) =
+    Expect.equal r.Out out "output"
+    Expect.equal r.Err err "error output"
+    Expect.equal r.Code code "exit code"
+
 /// Runs `lua/computer/<file>` with `args` on a computer built by `make out err`. The source is
 /// handed to RunAsync with the file's bare name as chunk name, so that messages read `file:line:`
 /// (RunFileAsync names the chunk by its whole path, which Lua shortens to "...<last 56 chars>").
@@ -439,9 +486,7 @@ let private errors =
 
             testTask "an uncaught error is printed as file:line: message, exit code 1" {
                 let! r = run "error.lua"
-                Expect.equal r.Out "before\n" "output"
-                Expect.equal r.Err "error.lua:4: boom\n" "error output"
-                Expect.equal r.Code 1 "exit code"
+                expectOutcome r "before\n" "error.lua:4: boom\n" 1
             }
 
             testTask "RunFileAsync names the chunk by the file's path" {
@@ -460,29 +505,17 @@ let private errors =
 
             testTask "a syntax error: nothing runs, the message, exit code 1" {
                 let! r = run "syntax_error.lua"
-                Expect.equal r.Out "" "output"
-                Expect.equal r.Err "syntax_error.lua:2: unexpected symbol near '='\n" "error output"
-                Expect.equal r.Code 1 "exit code"
+                expectOutcome r "" "syntax_error.lua:2: unexpected symbol near '='\n" 1
             }
 
             testTask "a script that never yields gets Too long without yielding (RunawayTimeout 0.5 s)" {
-                let! r =
-                    runWith
-                        (fun o e -> ComputerOptions(Output = o, Error = e, RunawayTimeout = TimeSpan.FromSeconds 0.5))
-                        "runaway.lua"
-                        []
+                let! r = runWith runawayHalfSecond "runaway.lua" []
 
-                Expect.equal r.Out "spinning\n" "output"
-                Expect.equal r.Err "Too long without yielding\n" "error output"
-                Expect.equal r.Code 1 "exit code"
+                expectOutcome r "spinning\n" "Too long without yielding\n" 1
             }
 
             testTask "the watchdog's error can be caught, yielding resets it, and coroutines are watched" {
-                let! r =
-                    runWith
-                        (fun o e -> ComputerOptions(Output = o, Error = e, RunawayTimeout = TimeSpan.FromSeconds 0.5))
-                        "runaway_recover.lua"
-                        []
+                let! r = runWith runawayHalfSecond "runaway_recover.lua" []
 
                 Expect.equal
                     r.Out
@@ -661,76 +694,38 @@ let private host =
             }
 
             testTask "cancellation terminates: os.pullEvent raises Terminated, exit code 1" {
-                let out = new WatchedWriter()
-                let err = new WatchedWriter()
-                let c = new Computer(standard out err)
                 let cancel = new CancellationTokenSource()
-
-                let run =
-                    c.RunFileAsync(scriptPath "terminated.lua", cancellationToken = cancel.Token)
-
-                do! out.Seen("waiting\n").WaitAsync patience
-                cancel.Cancel()
-                let! r = finish c out err run
-                Expect.equal r.Out "waiting\n" "output"
-                Expect.equal r.Err "Terminated\n" "error output"
-                Expect.equal r.Code 1 "exit code"
+                let! r = startFile "terminated.lua" cancel.Token |> cancelAfter "waiting\n" cancel
+                expectOutcome r "waiting\n" "Terminated\n" 1
             }
 
             testTask "a token cancelled before the run terminates the script at its first pull" {
-                let out = new WatchedWriter()
-                let err = new WatchedWriter()
-                let c = new Computer(standard out err)
-
-                let run =
-                    c.RunFileAsync(scriptPath "terminated.lua", cancellationToken = CancellationToken(true))
-
-                let! r = finish c out err run
+                let s = startFile "terminated.lua" (CancellationToken(true))
+                let! r = finish s.Computer s.Output s.Errors s.Run
                 Expect.equal r.Err "Terminated\n" "error output"
                 Expect.equal r.Code 1 "exit code"
             }
 
             testTask "cancellation: os.pullEventRaw sees the terminate event and the script carries on" {
-                let out = new WatchedWriter()
-                let err = new WatchedWriter()
-                let c = new Computer(standard out err)
                 let cancel = new CancellationTokenSource()
-
-                let run =
-                    c.RunFileAsync(scriptPath "terminate_raw.lua", cancellationToken = cancel.Token)
-
-                do! out.Seen("waiting\n").WaitAsync patience
-                cancel.Cancel()
-                let! r = finish c out err run
-                Expect.equal r.Out (lines [ "waiting"; "got\tterminate"; "cleaned up" ]) "output"
-                Expect.equal r.Err "" "error output"
-                Expect.equal r.Code 0 "exit code"
+                let! r = startFile "terminate_raw.lua" cancel.Token |> cancelAfter "waiting\n" cancel
+                expectOutcome r (lines [ "waiting"; "got\tterminate"; "cleaned up" ]) "" 0
             }
 
             testTask "disposing a computer whose script waits ends the script, exit code 0" {
-                let out = new WatchedWriter()
-                let err = new WatchedWriter()
-                let c = new Computer(standard out err)
-                let run = c.RunFileAsync(scriptPath "terminated.lua")
-                do! out.Seen("waiting\n").WaitAsync patience
-                do! c.DisposeAsync().AsTask().WaitAsync patience
-                let! code = run.WaitAsync patience
+                let s = startFile "terminated.lua" CancellationToken.None
+                let! code = disposeAfter "waiting\n" s
                 Expect.equal code 0 "exit code"
-                Expect.equal (out.ToString()) "waiting\n" "output"
-                Expect.equal (err.ToString()) "" "error output"
-                Expect.throwsT<InvalidOperationException> (fun () -> c.RunAsync("") |> ignore) "no second run"
+                Expect.equal (s.Output.ToString()) "waiting\n" "output"
+                Expect.equal (s.Errors.ToString()) "" "error output"
+                Expect.throwsT<InvalidOperationException> (fun () -> s.Computer.RunAsync("") |> ignore) "no second run"
             }
 
             testTask "disposing a computer whose script never yields stops it with Computer is shutting down" {
-                let out = new WatchedWriter()
-                let err = new WatchedWriter()
-                let c = new Computer(standard out err)
-                let run = c.RunFileAsync(scriptPath "runaway.lua")
-                do! out.Seen("spinning\n").WaitAsync patience
-                do! c.DisposeAsync().AsTask().WaitAsync patience
-                let! code = run.WaitAsync patience
+                let s = startFile "runaway.lua" CancellationToken.None
+                let! code = disposeAfter "spinning\n" s
                 Expect.equal code 1 "exit code"
-                Expect.equal (err.ToString()) "Computer is shutting down\n" "error output"
+                Expect.equal (s.Errors.ToString()) "Computer is shutting down\n" "error output"
             }
 
             testTask "a computer runs one script" {
