@@ -5,14 +5,12 @@
 module Craft.Tests.HttpHelpers
 
 open System
-open System.Collections.Concurrent
 open System.Diagnostics
 open System.IO
 open System.Net.Http
 open System.Net.Sockets
 open System.Text
 open System.Threading
-open System.Threading.Tasks
 open Craft.Interop
 open Craft.Tests.ScriptHost
 open Expecto

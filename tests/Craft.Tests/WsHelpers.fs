@@ -10,7 +10,6 @@ open System.Net.WebSockets
 open System.Security.Cryptography
 open System.Text
 open System.Threading
-open System.Threading.Tasks
 open Craft.Interop
 open Craft.Tests.ScriptHost
 open Expecto
