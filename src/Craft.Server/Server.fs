@@ -312,11 +312,27 @@ type private WatchedStream(inner: Stream, abandoned: unit -> bool) =
 
 type private App(handle: HttpContext -> Task) =
     interface IHttpApplication<HttpContext> with
+        // Kestrel keeps one context per connection for the application to reuse, as ASP.NET
+        // Core's own hosting does: a keep-alive connection then costs no new context per request.
         member _.CreateContext(features) =
-            DefaultHttpContext(features) :> HttpContext
+            match features with
+            | :? Abstractions.IHostContextContainer<HttpContext> as container ->
+                match container.HostContext with
+                | :? DefaultHttpContext as reused ->
+                    reused.Initialize features
+                    reused :> HttpContext
+                | _ ->
+                    let context = DefaultHttpContext(features)
+                    container.HostContext <- context
+                    context :> HttpContext
+            | _ -> DefaultHttpContext(features) :> HttpContext
 
         member _.ProcessRequestAsync(context) = handle context
-        member _.DisposeContext(_, _) = ()
+
+        member _.DisposeContext(context, _) =
+            match context with
+            | :? DefaultHttpContext as d -> d.Uninitialize()
+            | _ -> ()
 
 /// The shell. `post` delivers inputs to the computer's mailbox (any thread).
 type Shell(options: ShellOptions, sink: Action<Input>) =
@@ -373,7 +389,13 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
         task {
             let length = request.ContentLength
 
-            if length.HasValue && length.Value = 0L then
+            let bodyless =
+                match request.HttpContext.Features.Get<IHttpRequestBodyDetectionFeature>() with
+                | null -> false
+                | detection -> not detection.CanHaveBody
+
+            // Most requests (every GET) have no body: no buffer for them.
+            if bodyless || (length.HasValue && length.Value = 0L) then
                 return Array.Empty<byte>()
             elif length.HasValue then
                 if length.Value > options.MaxRequestBodyBytes then
@@ -397,18 +419,22 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
                 // Chunked: the limit is on the body's bytes. Kestrel's own limit would count the
                 // chunk framing too and refuse bodies below the limit, so the shell counts.
                 use copy = new MemoryStream()
-                let buffer = Array.zeroCreate<byte> 16384
-                let mutable finished = false
+                let buffer = System.Buffers.ArrayPool<byte>.Shared.Rent 16384
 
-                while not finished do
-                    let! n = request.Body.ReadAsync(buffer.AsMemory())
+                try
+                    let mutable finished = false
 
-                    if n = 0 then
-                        finished <- true
-                    elif copy.Length + int64 n > options.MaxRequestBodyBytes then
-                        raise (Microsoft.AspNetCore.Http.BadHttpRequestException("Request body too large.", 413))
-                    else
-                        copy.Write(buffer, 0, n)
+                    while not finished do
+                        let! n = request.Body.ReadAsync(buffer.AsMemory())
+
+                        if n = 0 then
+                            finished <- true
+                        elif copy.Length + int64 n > options.MaxRequestBodyBytes then
+                            raise (Microsoft.AspNetCore.Http.BadHttpRequestException("Request body too large.", 413))
+                        else
+                            copy.Write(buffer, 0, n)
+                finally
+                    System.Buffers.ArrayPool<byte>.Shared.Return buffer
 
                 return copy.ToArray()
         }
