@@ -255,6 +255,47 @@ do
     raises("json parse non-string", function() fromj(nil) end,
         "bad argument #1 to 'unserializeJSON' (string expected, got nil)")
 
+    -- The writer remembers short strings and keys, and reuses its output
+    -- buffer; none of that may change a result.
+    local many = {}
+    for i = 1, 3000 do many[i] = "s" .. i end
+    local want = '["' .. table.concat(many, '","') .. '"]'
+    eq("json cache overflow (array)", toj(many), want)
+    eq("json cache overflow (again)", toj(many), want)
+    local ok_keys = true
+    for i = 1, 3000 do
+        if toj({ ["k" .. i] = "v" .. i }) ~= '{"k' .. i .. '":"v' .. i .. '"}' then ok_keys = false end
+    end
+    check("json cache overflow (keys)", ok_keys)
+    eq("json cached key, nbt style", toj({ k1 = 1 }, true), "{k1:1}")
+    eq("json cached key, plain style", toj({ k1 = 1 }), '{"k1":1}')
+    eq("json big then small result", toj({ 1 }), "[1]")
+    raises("json error midway", function() toj({ 1, 2, print }) end, "Cannot serialize type function")
+    eq("json after error", toj({ "x" }), '["x"]')
+    local nested_text
+    local inner = setmetatable({ x = 1 }, { __pairs = function(t)
+        nested_text = toj({ "nested", { deep = true } })
+        return next, t, nil
+    end })
+    eq("json re-entered from __pairs", toj({ inner, "after" }), '[{"x":1},"after"]')
+    eq("json re-entered: inner result", nested_text, '["nested",{"deep":true}]')
+    local floats_ok, first_bad = true, nil
+    for i = -20000, 20000, 7 do
+        for _, scale in ipairs({ 10, 100, 1000, 3 }) do
+            local x = i / scale
+            local expected = x == math.floor(x) and string.format("%d", x) or string.format("%.14g", x)
+            if toj(x) ~= expected then floats_ok, first_bad = false, x end
+        end
+    end
+    check("json float text matches %.14g", floats_ok, tostring(first_bad))
+    eq("json float large", toj(123456789.25), "123456789.25")
+    eq("json float tiny", toj(1e-7), "1e-07")
+    -- Compact and spaced documents one after another: the parser's choice of
+    -- patterns must not leak from one call to the next.
+    eq("parse spaced then compact", toj(fromj('{ "a" : [ 1 , "x" ] }')) .. toj(fromj('{"a":[1,"x"]}')),
+        '{"a":[1,"x"]}{"a":[1,"x"]}')
+    eq("parse compact then spaced", toj(fromj('[1,2]')) .. toj(fromj('[ 1 ,\n2 ]')), "[1,2][1,2]")
+
     -- NBT-style parsing
     local nbt = fromj("{id:'minecraft:stone',Count:3b,list:[I;1,2]}", { nbt_style = true })
     check("nbt parse", nbt and nbt.id == "minecraft:stone" and nbt.Count == 3 and nbt.list[2] == 2)

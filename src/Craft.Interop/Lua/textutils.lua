@@ -291,86 +291,318 @@ local function json_string(s, unicode)
     return '"' .. (s_gsub(s, '[\0-\31"\\\127-\255]', json_byte_escapes)) .. '"'
 end
 
-local write_json
+-- A string made only of these bytes (printable ASCII but '"' and '\') is
+-- written as '"' .. s .. '"' in either string mode.
+local JSON_PLAIN = '^[^\0-\31"\\\127-\255]*$'
 
-local function write_json_table(tbl, ctx)
-    local mark = ctx.visiting[tbl]
-    if mark ~= nil then table_state_error(mark) end
-    ctx.visiting[tbl] = true
+-- JSON text of short plain strings, alone and after a ",". Checking a
+-- string costs far more than a table lookup, and JSON strings repeat a lot.
+-- Bounded: dropped when full.
+local QUOTED_MAX, QUOTED_LEN = 1024, 40
+local quoted, quoted_next, quoted_size = {}, {}, 0
 
-    local result
-    if next(tbl) == nil then
-        result = "{}"
-    else
-        local fields, field_count = {}, 0
-        local highest = 0
-        for key, item in pairs(tbl) do
-            local kt = type(key)
-            if kt == "string" then
-                local name = ctx.nbt_style and key or json_string(key, ctx.unicode)
-                field_count = field_count + 1
-                fields[field_count] = name .. ":" .. write_json(item, ctx)
-            elseif kt == "number" and key > highest and key < HUGE then
-                highest = key
-            end
-            -- Keys of any other type are dropped, as in CraftOS.
-        end
-
-        -- Array part runs up to the highest numeric key, with holes as null.
-        local items, item_count = {}, 0
-        for i = 1, highest do
-            local item = tbl[i]
-            item_count = item_count + 1
-            if item == nil then
-                items[item_count] = "null"
-            else
-                items[item_count] = write_json(item, ctx)
-            end
-        end
-
-        if field_count > 0 or item_count == 0 then
-            result = "{" .. t_concat(fields, ",") .. "}"
-        else
-            result = "[" .. t_concat(items, ",") .. "]"
-        end
+-- The JSON text of plain string `s` (remembered if short), or nil.
+local function quote_plain(s)
+    if not s_find(s, JSON_PLAIN) then return nil end
+    local text = '"' .. s .. '"'
+    if #s <= QUOTED_LEN then
+        if quoted_size >= QUOTED_MAX then quoted, quoted_next, quoted_size = {}, {}, 0 end
+        quoted[s], quoted_next[s] = text, ',"' .. s .. '"'
+        quoted_size = quoted_size + 1
     end
-
-    if ctx.allow_repetitions then
-        ctx.visiting[tbl] = nil
-    else
-        ctx.visiting[tbl] = false
-    end
-    return result
+    return text
 end
 
-write_json = function(value, ctx)
-    if rawequal(value, empty_json_array) then return "[]" end
-    if rawequal(value, json_null) then return "null" end
+-- Object key pieces for keys that need no escaping (the same in both string
+-- modes), as the first member (after the "{") and after a ","; raw keys
+-- ('name:') for NBT style. Bounded: dropped when full.
+local KEY_CACHE_MAX, KEY_MAX = 1024, 64
+local keys_first, keys_next, keys_size = {}, {}, 0
+local nbt_first, nbt_next, nbt_size = {}, {}, 0
+
+local function key_text(key, nbt, unicode, first)
+    local text
+    if nbt then
+        text = key .. ":"
+        if #key <= KEY_MAX then
+            if nbt_size >= KEY_CACHE_MAX then nbt_first, nbt_next, nbt_size = {}, {}, 0 end
+            nbt_first[key], nbt_next[key] = "{" .. text, "," .. text
+            nbt_size = nbt_size + 1
+        end
+    elseif s_find(key, JSON_PLAIN) then
+        text = '"' .. key .. '":'
+        if #key <= KEY_MAX then
+            if keys_size >= KEY_CACHE_MAX then keys_first, keys_next, keys_size = {}, {}, 0 end
+            keys_first[key], keys_next[key] = "{" .. text, "," .. text
+            keys_size = keys_size + 1
+        end
+    else
+        text = json_string(key, unicode) .. ":"
+    end
+    if first then return "{" .. text end
+    return "," .. text
+end
+
+-- Number text exactly as number_text gives it.
+-- Integers: `..` prints them with the same "%d" format; small ones cached.
+local small_ints, two_digits = {}, {}
+for i = 0, 255 do small_ints[i] = s_format("%d", i) end
+for i = 0, 99 do two_digits[i] = s_format("%02d", i) end
+
+-- Floats: "%.14g" is slow, so
+-- * one or two decimals are printed directly: if fl(x * 10^d) is an integer
+--   m below 1e14, x is within 2^-53 (relative) of m / 10^d, a number of at
+--   most 14 significant digits, which "%.14g" therefore prints exactly (as
+--   "[-]int.frac", since 0.01 <= |m / 10^d| < 1e13). Only when the C
+--   locale's decimal point is "." (ctx.point, checked once per call).
+-- * otherwise `..` prints "%.14g", but adds ".0" when that looks like an
+--   integer, which cannot happen for values below 1e9 at least 1e-5 away
+--   from an integer (rounding to 14 significant digits moves them by less
+--   than 0.5e-5).
+-- Floats that are not integers (or NaN).
+local function fraction_text(value, ctx)
+    local m, scale = value * 10, 10
+    if m % 1 ~= 0 then m, scale = value * 100, 100 end
+    if m % 1 == 0 and m < 1e14 and m > -1e14 then
+        m = m | 0
+        local sign = ""
+        if m < 0 then sign, m = "-", -m end
+        local frac = m % scale
+        if frac % 10 ~= 0 then
+            local point = ctx.point
+            if point == nil then
+                point = 0.5 .. "" == "0.5"
+                ctx.point = point
+            end
+            if point then
+                local digits = two_digits[frac]
+                if scale == 10 then digits = small_ints[frac] end
+                m = m // scale
+                return sign .. (small_ints[m] or m .. "") .. "." .. digits
+            end
+        end
+    end
+    local frac = value % 1
+    if frac >= 1e-5 and frac <= 0.99999 and value < 1e9 and value > -1e9 then
+        return value .. ""
+    end
+    return number_text(value)
+end
+
+-- Integers and integral floats below 1e14 print the same digits with "%d"
+-- and "%.14g" (-0.0 too: "0").
+local function json_number(value, ctx)
+    if value // 1 ~= value then return fraction_text(value, ctx) end
+    if value < 1e14 and value > -1e14 then
+        return small_ints[value] or (value | 0) .. ""
+    end
+    return number_text(value)
+end
+
+-- Sentinel tables and their JSON text (a plain lookup: no metamethods run).
+local sentinel_json = { [empty_json_array] = "[]", [json_null] = "null" }
+
+-- The writer appends pieces to `out` after index `n` and returns the new last
+-- index. `ctx` holds the visiting marks (table keys), the options and the
+-- key caches to use (string keys). Nothing is kept in upvalues, since __pairs/__index metamethods may
+-- yield or re-enter serializeJSON. Nested tables are written from as few
+-- live locals as possible: each level of nesting takes that many slots of
+-- the Lua stack.
+local write_json_table
+
+-- Writes the piece `sep` ("", "," or an object key), then the value.
+local function write_json(value, sep, out, n, ctx)
     local ty = type(value)
-    if ty == "table" then
-        return write_json_table(value, ctx)
-    elseif ty == "string" then
-        return json_string(value, ctx.unicode)
+    out[n + 1] = sep
+    n = n + 2
+    if ty == "string" then
+        out[n] = quoted[value] or quote_plain(value) or json_string(value, ctx.unicode)
+        return n
+    elseif ty == "table" then
+        local text = sentinel_json[value]
+        if text then
+            out[n] = text
+            return n
+        end
+        return write_json_table(value, out, n - 1, ctx)
     elseif ty == "number" then
-        return number_text(value)
+        out[n] = json_number(value, ctx)
+        return n
     elseif ty == "boolean" then
-        return tostring(value)
+        out[n] = tostring(value)
+        return n
     end
     error("Cannot serialize type " .. ty, 0)
 end
 
-function textutils.serializeJSON(value, options)
-    want_arg("serializeJSON", 1, value, "table", "string", "number", "boolean")
-    want_arg("serializeJSON", 2, options, "table", "boolean", "nil")
-    local ctx = { visiting = {} }
-    if type(options) == "boolean" then
-        ctx.nbt_style = options
-    elseif type(options) == "table" then
-        ctx.nbt_style = want_field(options, "nbt_style", "boolean", "nil")
-        ctx.unicode = want_field(options, "unicode_strings", "boolean", "nil")
-        ctx.allow_repetitions = want_field(options, "allow_repetitions", "boolean", "nil")
+write_json_table = function(tbl, out, n, ctx)
+    do
+        local mark = ctx[tbl]
+        if mark ~= nil then table_state_error(mark) end
     end
-    return write_json(value, ctx)
+    ctx[tbl] = true
+
+    if next(tbl) == nil then
+        n = n + 1
+        out[n] = "{}"
+    else
+        -- The first member's key piece starts with the "{"; an array is only
+        -- known to be one after all keys are seen.
+        local fields, highest = 0, 0
+        do
+            for key, item in pairs(tbl) do
+                if key == highest + 1 then
+                    -- The array part: 1, 2, 3, ... As for any number key,
+                    -- keep the highest (the test fails on integer wrap-around).
+                    if key > highest then highest = key end
+                else
+                    local ktext
+                    if fields == 0 then ktext = ctx.first_keys[key] else ktext = ctx.next_keys[key] end
+                    if ktext == nil then
+                        local kt = type(key)
+                        if kt == "string" then
+                            ktext = key_text(key, ctx.nbt, ctx.unicode, fields == 0)
+                        elseif kt == "number" and key > highest and key < HUGE then
+                            highest = key
+                        end
+                        -- Keys of any other type are dropped, as in CraftOS.
+                    end
+                    if ktext then
+                        fields = fields + 1
+                        local it = quoted[item]
+                        if it then
+                            out[n + 1] = ktext
+                            n = n + 2
+                            out[n] = it
+                        else
+                            it = type(item)
+                            if it == "string" then
+                                out[n + 1] = ktext
+                                n = n + 2
+                                out[n] = quote_plain(item) or json_string(item, ctx.unicode)
+                            elseif it == "number" then
+                                out[n + 1] = ktext
+                                n = n + 2
+                                if item // 1 ~= item then
+                                    out[n] = fraction_text(item, ctx)
+                                elseif item < 1e14 and item > -1e14 then
+                                    out[n] = small_ints[item] or (item | 0) .. ""
+                                else
+                                    out[n] = json_number(item, ctx)
+                                end
+                            elseif it == "table" and not sentinel_json[item] then
+                                out[n + 1] = ktext
+                                n = write_json_table(item, out, n + 1, ctx)
+                            else
+                                n = write_json(item, ktext, out, n, ctx)
+                            end
+                        end
+                    end
+                end
+            end
+        end
+
+        if fields > 0 then
+            -- An object. Array-part values are still written (and thrown
+            -- away) so type and repetition errors match CraftOS.
+            if highest >= 1 then
+                local keep = n
+                for i = 1, highest do
+                    local item = tbl[i]
+                    if item ~= nil then n = write_json(item, "", out, n, ctx) end
+                end
+                n = keep
+            end
+            n = n + 1
+            out[n] = "}"
+        elseif highest >= 1 then
+            -- Array part runs up to the highest numeric key, with holes as null.
+            n = n + 1
+            out[n] = "["
+            for i = 1, highest do
+                local item = tbl[i]
+                local it
+                if i == 1 then
+                    it = quoted[item]
+                else
+                    it = quoted_next[item]
+                    if not it then
+                        n = n + 1
+                        out[n] = ","
+                    end
+                end
+                if it then
+                    n = n + 1
+                    out[n] = it
+                else
+                    it = type(item)
+                    if it == "string" then
+                        n = n + 1
+                        out[n] = quote_plain(item) or json_string(item, ctx.unicode)
+                    elseif it == "number" then
+                        n = n + 1
+                        if item // 1 ~= item then
+                            out[n] = fraction_text(item, ctx)
+                        elseif item < 1e14 and item > -1e14 then
+                            out[n] = small_ints[item] or (item | 0) .. ""
+                        else
+                            out[n] = json_number(item, ctx)
+                        end
+                    elseif it == "table" and not sentinel_json[item] then
+                        n = write_json_table(item, out, n, ctx)
+                    elseif item == nil then
+                        n = n + 1
+                        out[n] = "null"
+                    else
+                        n = write_json(item, "", out, n, ctx)
+                    end
+                end
+            end
+            n = n + 1
+            out[n] = "]"
+        else
+            n = n + 1
+            out[n] = "{}"
+        end
+    end
+
+    if ctx.reps then
+        ctx[tbl] = nil
+    else
+        ctx[tbl] = false
+    end
+    return n
+end
+
+-- One output buffer kept for reuse while results stay small (stale pieces
+-- past the end are never read, and hold at most that much text).
+local spare_buffer
+
+function textutils.serializeJSON(value, options)
+    local ty = type(value)
+    if ty ~= "table" and ty ~= "string" and ty ~= "number" and ty ~= "boolean" then
+        want_arg("serializeJSON", 1, value, "table", "string", "number", "boolean")
+    end
+    local ctx = { first_keys = keys_first, next_keys = keys_next }
+    if options ~= nil then
+        local ot = type(options)
+        if ot == "boolean" then
+            ctx.nbt = options
+        elseif ot == "table" then
+            ctx.nbt = want_field(options, "nbt_style", "boolean", "nil")
+            ctx.unicode = want_field(options, "unicode_strings", "boolean", "nil")
+            ctx.reps = want_field(options, "allow_repetitions", "boolean", "nil")
+        else
+            want_arg("serializeJSON", 2, options, "table", "boolean", "nil")
+        end
+        if ctx.nbt then ctx.first_keys, ctx.next_keys = nbt_first, nbt_next end
+    end
+    local out = spare_buffer or {}
+    spare_buffer = nil
+    local n = write_json(value, "", out, 0, ctx)
+    local result = t_concat(out, "", 1, n)
+    if n <= 4096 and #result <= 65536 then spare_buffer = out end
+    return result
 end
 textutils.serialiseJSON = textutils.serializeJSON
 
@@ -396,23 +628,70 @@ local simple_escapes = {
 
 local nbt_number_suffix = { b = true, B = true, s = true, S = true, l = true, L = true, f = true, F = true, d = true, D = true }
 local nbt_array_prefix = { I = true, L = true, B = true }
+local number_start = { ["-"] = true }
+for d = 0, 9 do number_start[tostring(d)] = true end
 
-local function skip_space(str, pos)
-    local _, last = s_find(str, "^[ \n\r\t]+", pos)
-    if last then return last + 1 end
-    return pos
+-- Options of the parse in progress. The parser never runs user code (it cannot
+-- yield or re-enter), so these are set once per unserializeJSON call.
+local p_nbt, p_null, p_empty = false, nil, true
+
+local space = { [" "] = true, ["\n"] = true, ["\r"] = true, ["\t"] = true }
+
+-- Patterns for the common cases. Every call into the string library costs
+-- more than the matching itself, so each match covers as much as it can: a
+-- key with its ':', a plain string or number with the separator after it.
+-- `()(.?)` gives the position and the character that follow. When a match
+-- fails (escapes, unusual numbers, malformed input...) the general code
+-- below takes over and produces exactly the original results and errors.
+-- A plain string has no escapes or control characters; a simple number is
+-- digits and dots with a digit first, for which the general number pattern
+-- would capture the same text (tonumber decides if it is valid).
+local WS = "[ \n\r\t]*"
+local SKIP = "^" .. WS .. "()(.?)"
+local PLAIN_STRING = '^"([^\0-\31"\\]*)"()'
+local NUMBER = "^(-?%d+%.?%d*[eE]?[+-]?%d*)()"
+
+local function fast_patterns(ws)
+    local plain, simple_number = '"([^\0-\31"\\]*)"', "(-?%d[%d%.]*)"
+    return "^" .. ws .. plain .. ws .. ":" .. ws .. "()(.?)",   -- key
+        "^{" .. ws .. plain .. ws .. ":" .. ws .. "()(.?)",     -- "{" and the first key
+        "^" .. plain .. ws .. "([,}])" .. ws .. "()",           -- object member string
+        "^" .. simple_number .. ws .. "([,}])" .. ws .. "()",   -- object member number
+        "^" .. plain .. ws .. "([,%]])" .. ws .. "()(.?)",      -- array element string
+        "^" .. simple_number .. ws .. "([,%]])" .. ws .. "()(.?)" -- array element number
+end
+-- Compact documents are matched without the whitespace items; the first
+-- whitespace seen between tokens switches to the set that allows it.
+local C_KEY, C_OPEN, C_OSTR, C_ONUM, C_ASTR, C_ANUM = fast_patterns("")
+local W_KEY, W_OPEN, W_OSTR, W_ONUM, W_ASTR, W_ANUM = fast_patterns(WS)
+local P_KEY, P_OPEN, P_OSTR, P_ONUM, P_ASTR, P_ANUM
+
+-- Skips whitespace; returns the position and character after it.
+local function skip(str, pos)
+    local after, c = s_match(str, SKIP, pos)
+    if after ~= pos then
+        P_KEY, P_OPEN, P_OSTR, P_ONUM, P_ASTR, P_ANUM = W_KEY, W_OPEN, W_OSTR, W_ONUM, W_ASTR, W_ANUM
+    end
+    return after, c
 end
 
 -- Reads the body of a string literal; `pos` is just after the opening quote.
 -- Returns the decoded string and the position after the closing quote.
 local function read_string(str, pos, closer)
-    local plain = closer == "'" and "^[^\0-\31'\\]+" or '^[^\0-\31"\\]+'
+    local special = closer == "'" and "['\\\0-\31]" or '["\\\0-\31]'
     local parts, n = {}, 0
     while true do
+        local at = s_find(str, special, pos)
+        if not at then
+            fail(#str + 1, "Unexpected end of input, expected '\"'.")
+        end
+        if at > pos then
+            n = n + 1
+            parts[n] = s_sub(str, pos, at - 1)
+            pos = at
+        end
         local c = s_sub(str, pos, pos)
-        if c == "" then
-            fail(pos, "Unexpected end of input, expected '\"'.")
-        elseif c == closer then
+        if c == closer then
             break
         elseif c == "\\" then
             local esc = s_sub(str, pos + 1, pos + 1)
@@ -445,11 +724,6 @@ local function read_string(str, pos, closer)
                 parts[n] = out
                 pos = pos + 2
             end
-        elseif s_byte(c) >= 0x20 then
-            local _, last = s_find(str, plain, pos)
-            n = n + 1
-            parts[n] = s_sub(str, pos, last)
-            pos = last + 1
         else
             fail(pos + 1, "Unescaped whitespace " .. quote(c) .. ".")
         end
@@ -457,127 +731,218 @@ local function read_string(str, pos, closer)
     return t_concat(parts, "", 1, n), pos + 1
 end
 
-local function read_number(str, pos, opts)
+local function read_number(str, pos)
     local _, last, text = s_find(str, "^(-?%d+%.?%d*[eE]?[+-]?%d*)", pos)
     local value = text and tonumber(text)
     if not value then
         fail(pos, "Malformed number " .. quote(text or s_match(str, "^-?[%w%.%+%-]*", pos)) .. ".")
     end
-    if opts.nbt_style and nbt_number_suffix[s_sub(str, last + 1, last + 1)] then
+    if p_nbt and nbt_number_suffix[s_sub(str, last + 1, last + 1)] then
         return value, last + 2
     end
     return value, last + 1
 end
 
-local read_value
+local read_object, read_array
 
-local function read_object(str, pos, opts)
-    local obj = {}
-    pos = skip_space(str, pos + 1)
-    local c = s_sub(str, pos, pos)
-    if c == "" then fail(pos, "Unexpected end of input, expected '}'.") end
-    if c == "}" then return obj, pos + 1 end
-
-    while true do
-        local key
-        if c == '"' then
-            key, pos = read_string(str, pos + 1, '"')
-        elseif opts.nbt_style and s_find(str, "^%a", pos) then
-            local _, last = s_find(str, "^%a[%w_]*", pos)
-            key, pos = s_sub(str, pos, last), last + 1
-        else
-            fail_expected(pos, c, "object key")
-        end
-
-        pos = skip_space(str, pos)
-        c = s_sub(str, pos, pos)
-        if c ~= ":" then fail_expected(pos, c, "':'") end
-
-        local value
-        value, pos = read_value(str, skip_space(str, pos + 1), opts)
-        obj[key] = value
-
-        pos = skip_space(str, pos)
-        c = s_sub(str, pos, pos)
-        if c == "}" then break end
-        if c ~= "," then fail_expected(pos, c, "',' or '}'") end
-        pos = skip_space(str, pos + 1)
-        c = s_sub(str, pos, pos)
-    end
-    return obj, pos + 1
-end
-
-local function read_array(str, pos, opts)
-    local arr, n = {}, 0
-    pos = skip_space(str, pos + 1)
-    local c = s_sub(str, pos, pos)
-
-    if opts.nbt_style and nbt_array_prefix[c] and s_sub(str, pos + 1, pos + 1) == ";" then
-        pos = skip_space(str, pos + 2)
-        c = s_sub(str, pos, pos)
-    end
-
-    if c == "" then fail_expected(pos, c, "']'") end
-    if c == "]" then
-        if opts.parse_empty_array ~= false then return empty_json_array, pos + 1 end
-        return {}, pos + 1
-    end
-
-    while true do
-        n = n + 1
-        arr[n], pos = read_value(str, pos, opts)
-
-        pos = skip_space(str, pos)
-        c = s_sub(str, pos, pos)
-        if c == "]" then break end
-        if c ~= "," then fail_expected(pos, c, "',' or ']'") end
-        pos = skip_space(str, pos + 1)
-    end
-    return arr, pos + 1
-end
-
-read_value = function(str, pos, opts)
-    local c = s_sub(str, pos, pos)
+-- Reads the value at `pos`, whose first character is `c` (pos is never at
+-- whitespace). Returns the value and the position after it.
+local function read_value(str, pos, c)
     if c == '"' then
+        local value, after = s_match(str, PLAIN_STRING, pos)
+        if value then return value, after end
         return read_string(str, pos + 1, '"')
-    elseif c == "'" and opts.nbt_style then
-        return read_string(str, pos + 1, "'")
-    elseif c == "-" or (c >= "0" and c <= "9" and c ~= "") then
-        return read_number(str, pos, opts)
     elseif c == "{" then
-        return read_object(str, pos, opts)
+        return read_object(str, pos)
     elseif c == "[" then
-        return read_array(str, pos, opts)
+        return read_array(str, pos)
+    elseif number_start[c] then
+        if not p_nbt then
+            local text, after = s_match(str, NUMBER, pos)
+            local value = text and tonumber(text)
+            if value then return value, after end
+        end
+        return read_number(str, pos)
     elseif c == "t" then
         if s_sub(str, pos + 1, pos + 3) == "rue" then return true, pos + 4 end
     elseif c == "f" then
         if s_sub(str, pos + 1, pos + 4) == "alse" then return false, pos + 5 end
     elseif c == "n" then
         if s_sub(str, pos + 1, pos + 3) == "ull" then
-            if opts.parse_null then return json_null, pos + 4 end
+            if p_null then return json_null, pos + 4 end
             return nil, pos + 4
         end
+    elseif c == "'" and p_nbt then
+        return read_string(str, pos + 1, "'")
     elseif c == "" then
         fail(pos, "Unexpected end of input.")
     end
     fail(pos, "Unexpected character " .. quote(c) .. ".")
 end
 
-function textutils.unserializeJSON(s, options)
-    want_arg("unserializeJSON", 1, s, "string")
-    want_arg("unserializeJSON", 2, options, "table", "nil")
-    local opts
-    if options then
-        opts = {
-            nbt_style = want_field(options, "nbt_style", "boolean", "nil"),
-            parse_null = want_field(options, "parse_null", "boolean", "nil"),
-            parse_empty_array = want_field(options, "parse_empty_array", "boolean", "nil"),
-        }
+-- Reads an object key the fast pattern did not match, and the ':' after it.
+-- `pos` is at `c` (not whitespace). Returns the key, then the position and
+-- character of the value.
+local function read_key(str, pos, c)
+    local key
+    if c == '"' then
+        key, pos = read_string(str, pos + 1, '"')
+    elseif p_nbt and s_find(str, "^%a", pos) then
+        local _, last = s_find(str, "^%a[%w_]*", pos)
+        key, pos = s_sub(str, pos, last), last + 1
     else
-        opts = {}
+        fail_expected(pos, c, "object key")
+    end
+    pos, c = skip(str, pos)
+    if c ~= ":" then fail_expected(pos, c, "':'") end
+    return key, skip(str, pos + 1)
+end
+
+-- Tables are read by read_object / read_array, with `pos` at the "{" / "[".
+-- They return the table, then the position and character of the first
+-- non-whitespace after it (every caller skips that whitespace anyway).
+-- Nested tables are read from as few live locals as possible: each level of
+-- nesting takes that many slots of the Lua stack.
+read_object = function(str, pos)
+    local obj = {}
+    local key, c
+    do
+        local after
+        key, after, c = s_match(str, P_OPEN, pos)
+        if key then
+            pos = after
+            if space[c] then pos, c = skip(str, pos) end
+        else
+            pos, c = skip(str, pos + 1)
+            if c == "}" then
+                pos = pos + 1
+                c = s_sub(str, pos, pos)
+                if space[c] then pos, c = skip(str, pos) end
+                return obj, pos, c
+            end
+            if c == "" then fail(pos, "Unexpected end of input, expected '}'.") end
+            key, pos, c = read_key(str, pos, c)
+        end
     end
 
-    local ok, value, pos = pcall(read_value, s, skip_space(s, 1), opts)
+    while true do
+        -- The value (first character `c`) and the separator after it.
+        if c == "{" or c == "[" then
+            local value, after, sep = (c == "{" and read_object or read_array)(str, pos)
+            obj[key] = value
+            if sep == "}" then
+                after = after + 1
+                c = s_sub(str, after, after)
+                if space[c] then after, c = skip(str, after) end
+                return obj, after, c
+            end
+            if sep ~= "," then fail_expected(after, sep, "',' or '}'") end
+            pos = after + 1
+        else
+            local value, sep, after
+            if c == '"' then
+                value, sep, after = s_match(str, P_OSTR, pos)
+            elseif number_start[c] and not p_nbt then
+                local text
+                text, sep, after = s_match(str, P_ONUM, pos)
+                value = text and tonumber(text)
+            end
+            if value == nil then
+                value, pos = read_value(str, pos, c)
+                after, sep = skip(str, pos)
+                if sep ~= "," and sep ~= "}" then fail_expected(after, sep, "',' or '}'") end
+                after = after + 1
+            end
+            obj[key] = value
+            if sep == "}" then
+                c = s_sub(str, after, after)
+                if space[c] then after, c = skip(str, after) end
+                return obj, after, c
+            end
+            pos = after
+        end
+
+        -- The next key and its ':'.
+        local after
+        key, after, c = s_match(str, P_KEY, pos)
+        if key then
+            pos = after
+            if space[c] then pos, c = skip(str, pos) end
+        else
+            pos, c = skip(str, pos)
+            key, pos, c = read_key(str, pos, c)
+        end
+    end
+end
+
+read_array = function(str, pos)
+    pos = pos + 1
+    local c = s_sub(str, pos, pos)
+    if space[c] then pos, c = skip(str, pos) end
+
+    if p_nbt and nbt_array_prefix[c] and s_sub(str, pos + 1, pos + 1) == ";" then
+        pos, c = skip(str, pos + 2)
+    end
+
+    if c == "" then fail_expected(pos, c, "']'") end
+    if c == "]" then
+        local arr = empty_json_array
+        if not p_empty then arr = {} end
+        pos = pos + 1
+        c = s_sub(str, pos, pos)
+        if space[c] then pos, c = skip(str, pos) end
+        return arr, pos, c
+    end
+
+    local arr, n = {}, 0
+    while true do
+        n = n + 1
+        if c == "{" or c == "[" then
+            local value, after, sep = (c == "{" and read_object or read_array)(str, pos)
+            arr[n] = value
+            if sep ~= "," and sep ~= "]" then fail_expected(after, sep, "',' or ']'") end
+            pos = after + 1
+            c = s_sub(str, pos, pos)
+            if space[c] then pos, c = skip(str, pos) end
+            if sep == "]" then return arr, pos, c end
+        else
+            local value, sep, after, nc
+            if c == '"' then
+                value, sep, after, nc = s_match(str, P_ASTR, pos)
+            elseif number_start[c] and not p_nbt then
+                local text
+                text, sep, after, nc = s_match(str, P_ANUM, pos)
+                value = text and tonumber(text)
+            end
+            if value == nil then
+                value, pos = read_value(str, pos, c)
+                after, sep = skip(str, pos)
+                if sep ~= "," and sep ~= "]" then fail_expected(after, sep, "',' or ']'") end
+                after = after + 1
+                nc = s_sub(str, after, after)
+            end
+            arr[n] = value
+            pos, c = after, nc
+            if space[c] then pos, c = skip(str, pos) end
+            if sep == "]" then return arr, pos, c end
+        end
+    end
+end
+
+function textutils.unserializeJSON(s, options)
+    if type(s) ~= "string" then want_arg("unserializeJSON", 1, s, "string") end
+    local nbt, parse_null, parse_empty_array
+    if options ~= nil then
+        if type(options) ~= "table" then want_arg("unserializeJSON", 2, options, "table", "nil") end
+        nbt = want_field(options, "nbt_style", "boolean", "nil")
+        parse_null = want_field(options, "parse_null", "boolean", "nil")
+        parse_empty_array = want_field(options, "parse_empty_array", "boolean", "nil")
+    end
+    p_nbt, p_null, p_empty = nbt, parse_null, parse_empty_array ~= false
+    P_KEY, P_OPEN, P_OSTR, P_ONUM, P_ASTR, P_ANUM = C_KEY, C_OPEN, C_OSTR, C_ONUM, C_ASTR, C_ANUM
+
+    local start, c = s_match(s, SKIP, 1)
+    local ok, value, pos = pcall(read_value, s, start, c)
     if not ok then
         if type(value) == "table" and getmetatable(value) == ParseFailure then
             return nil, s_format("Malformed JSON at position %d: %s", value.pos, value.msg)
@@ -585,7 +950,7 @@ function textutils.unserializeJSON(s, options)
         error(value, 0)
     end
 
-    pos = skip_space(s, pos)
+    pos = s_match(s, SKIP, pos)
     if pos <= #s then
         return nil, s_format("Malformed JSON at position %d: Unexpected trailing character %s.",
             pos, quote(s_sub(s, pos, pos)))
