@@ -208,6 +208,29 @@ let private events =
                 "event_filter.lua"
                 [ "c\t3"; "d\t4"; "e\t5" ]
 
+            testTask "bad event names and filters are refused, also right after good ones" {
+                let! r = run "event_args.lua"
+
+                let bad n got =
+                    $"false\tevent_args.lua:{n}: bad argument #1 (string expected, got {got})"
+
+                expectOutcome
+                    r
+                    (lines
+                        [
+                            bad 5 "nil"
+                            bad 6 "number"
+                            bad 8 "table"
+                            "good"
+                            bad 10 "number"
+                            bad 11 "boolean"
+                            "good"
+                            bad 14 "table"
+                        ])
+                    "top level\n"
+                    1
+            }
+
             prints
                 "tables travel by reference"
                 "event_tables.lua"

@@ -15,7 +15,7 @@ local native, config, sources = ...
 local type, select, tostring, tonumber, error, pcall = type, select, tostring, tonumber, error, pcall
 local rawequal, setmetatable = rawequal, setmetatable
 local pack, unpack, concat = table.pack, table.unpack, table.concat
-local co_create, co_resume, co_status, co_yield, co_wrap = coroutine.create, coroutine.resume, coroutine.status,
+local co_create, co_resume, co_yield, co_wrap = coroutine.create, coroutine.resume,
     coroutine.yield, coroutine.wrap
 local sethook = debug.sethook
 local floor = math.floor
@@ -80,16 +80,27 @@ local payloads = {}
 -- by the http library.
 local project = {}
 
--- These three are the event path's hot loop: no tables unless the event has parameters.
+-- These three are the event path's hot loop: no tables unless the event has parameters, and the
+-- type checks skipped for the name or filter last seen to be a string (type() costs more than
+-- the rest of the call: it makes a string each time). Comparing with a string never runs an __eq
+-- metamethod.
+local lastName, lastFilter = "", ""
+
 function os.queueEvent(name, ...)
-    if type(name) ~= "string" then expect(1, name, "string") end
+    if name ~= lastName then
+        if type(name) ~= "string" then expect(1, name, "string") end
+        lastName = name
+    end
     local n = select("#", ...)
     local id = n_queue(name, n > 0)
     if id and n > 0 then payloads[id] = pack(...) end
 end
 
 function os.pullEventRaw(filter)
-    if filter ~= nil and type(filter) ~= "string" then expectOpt(1, filter, "string") end
+    if filter ~= nil and filter ~= lastFilter then
+        if type(filter) ~= "string" then expect(1, filter, "string") end
+        lastFilter = filter
+    end
     return co_yield(filter)
 end
 
@@ -99,7 +110,10 @@ local function unlessTerminated(name, ...)
 end
 
 function os.pullEvent(filter)
-    if filter ~= nil and type(filter) ~= "string" then expectOpt(1, filter, "string") end
+    if filter ~= nil and filter ~= lastFilter then
+        if type(filter) ~= "string" then expect(1, filter, "string") end
+        lastFilter = filter
+    end
     return unlessTerminated(co_yield(filter))
 end
 
@@ -277,7 +291,7 @@ local function dispatch(co, filter, kind, a, ...)
         local id = ...
         local args = payloads[id]
         if args ~= nil then payloads[id] = nil end
-        if not wanted(filter, a) then return true, filter end
+        if filter ~= nil and a ~= filter and a ~= "terminate" then return true, filter end
         if args == nil then return co_resume(co, a) end
         return co_resume(co, a, unpack(args, 1, args.n))
     end
@@ -286,14 +300,25 @@ local function dispatch(co, filter, kind, a, ...)
     return true, filter
 end
 
+-- The script's coroutine ends by returning this marker (after whether the script succeeded and
+-- its error), so the loop asks for no coroutine.status per event. The script runs under pcall:
+-- like coroutine.resume, a C caller, so error levels and messages are as before. A function as
+-- the marker: comparing with a function never runs an __eq metamethod.
+local function ENDED() end
+
+local function ended(ok, ...)
+    return ENDED, ok, (...)
+end
+
 local function kernel(main, ...)
-    local co = watch(co_create(main))
-    local ok, filter = co_resume(co, ...)
-    while co_status(co) ~= "dead" do
-        ok, filter = dispatch(co, filter, co_yield())
+    local co = watch(co_create(function(...) return ended(pcall(main, ...)) end))
+    local ok, filter, succeeded, problem = co_resume(co, ...)
+    while filter ~= ENDED do
+        if not ok then return false, filter end
+        ok, filter, succeeded, problem = dispatch(co, filter, co_yield())
     end
-    if ok then return true end
-    return false, filter
+    if succeeded then return true end
+    return false, problem
 end
 
 -------------------------------------------------------------------------------------------------
