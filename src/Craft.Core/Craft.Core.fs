@@ -87,9 +87,12 @@ type Fifo<'T> =
     member q.Count = q.Length
     member q.IsEmpty = q.Length = 0
 
+type private EmptyFifo<'T>() =
+    static member val Value: Fifo<'T> = { Front = []; Back = []; Length = 0 }
+
 [<RequireQualifiedAccess>]
 module Fifo =
-    let empty<'T> : Fifo<'T> = { Front = []; Back = []; Length = 0 }
+    let empty<'T> : Fifo<'T> = EmptyFifo<'T>.Value
 
     let enqueue x q =
         { q with
@@ -98,27 +101,34 @@ module Fifo =
         }
 
     let tryDequeue q =
-        match q.Front with
-        | x :: rest ->
-            Some(
-                x,
-                { q with
-                    Front = rest
-                    Length = q.Length - 1
-                }
-            )
-        | [] ->
-            match List.rev q.Back with
-            | [] -> None
+        if q.Length = 1 then
+            // The common case on the event path: no list to reverse, no new queue.
+            match q.Front, q.Back with
+            | x :: _, _
+            | [], x :: _ -> ValueSome(struct (x, empty))
+            | [], [] -> ValueNone
+        else
+            match q.Front with
             | x :: rest ->
-                Some(
-                    x,
-                    {
-                        Front = rest
-                        Back = []
-                        Length = q.Length - 1
-                    }
+                ValueSome(
+                    struct (x,
+                            { q with
+                                Front = rest
+                                Length = q.Length - 1
+                            })
                 )
+            | [] ->
+                match List.rev q.Back with
+                | [] -> ValueNone
+                | x :: rest ->
+                    ValueSome(
+                        struct (x,
+                                {
+                                    Front = rest
+                                    Back = []
+                                    Length = q.Length - 1
+                                })
+                    )
 
     let toList q = q.Front @ List.rev q.Back
 
@@ -319,7 +329,7 @@ module Core =
     let rec private settle ((s, fx): Acc) : Acc =
         if not s.Inbound.IsEmpty && s.Queue.Count < s.Limits.QueueCapacity then
             match Fifo.tryDequeue s.Inbound with
-            | Some(event, rest) ->
+            | ValueSome(struct (event, rest)) ->
                 let s =
                     { s with
                         Inbound = rest
@@ -328,10 +338,10 @@ module Core =
                     }
 
                 settle (entered event (s, fx))
-            | None -> s, fx
+            | ValueNone -> s, fx
         elif s.Waiting then
             match Fifo.tryDequeue s.Queue with
-            | Some(event, rest) ->
+            | ValueSome(struct (event, rest)) ->
                 let s = { s with Queue = rest; Waiting = false }
 
                 let s =
@@ -340,7 +350,7 @@ module Core =
                     | _ -> s
 
                 settle (s, Effect.Deliver event :: fx)
-            | None -> s, fx
+            | ValueNone -> s, fx
         else
             s, fx
 
@@ -772,7 +782,7 @@ module Core =
             []
         | Input.PullEvent when not state.Stopped && state.Inbound.IsEmpty ->
             match Fifo.tryDequeue state.Queue with
-            | Some(event, rest) ->
+            | ValueSome(struct (event, rest)) ->
                 let s =
                     { state with
                         Queue = rest
@@ -785,7 +795,7 @@ module Core =
                     | _ -> s
 
                 s, [ Effect.Deliver event ]
-            | None -> { state with Waiting = true }, []
+            | ValueNone -> { state with Waiting = true }, []
         | _ -> stepAll input state
 
     /// The general path alone, for checking the fast paths against it.

@@ -125,9 +125,12 @@ type Fifo<'T> =
 
 [<RequireQualifiedAccess>]
 module Fifo =
+    /// The empty queue (one shared value per element type).
     val empty<'T> : Fifo<'T>
     val enqueue: 'T -> Fifo<'T> -> Fifo<'T>
-    val tryDequeue: Fifo<'T> -> ('T * Fifo<'T>) option
+    /// The first element and the rest, or ValueNone when empty. A struct result: the event path
+    /// dequeues once per event and should not allocate for the answer itself.
+    val tryDequeue: Fifo<'T> -> struct ('T * Fifo<'T>) voption
     val toList: Fifo<'T> -> 'T list
     val filter: ('T -> bool) -> Fifo<'T> -> Fifo<'T>
 
