@@ -537,6 +537,21 @@ let private errors =
                 expectOutcome r "spinning\n" "Too long without yielding\n" 1
             }
 
+            testTask "JSON parsing leaves the watchdog on and argument errors where they were" {
+                let! r = runWith runawayHalfSecond "json_watch.lua" []
+
+                expectOutcome
+                    r
+                    (lines
+                        [
+                            "101"
+                            "false\tjson_watch.lua:5: bad argument #1 to 'unserializeJSON' (string expected, got nil)"
+                            "spinning"
+                        ])
+                    "Too long without yielding\n"
+                    1
+            }
+
             testTask "the watchdog's error can be caught, yielding resets it, and coroutines are watched" {
                 let! r = runWith runawayHalfSecond "runaway_recover.lua" []
 
