@@ -16,6 +16,9 @@ public sealed partial class Computer
         Channel.CreateUnbounded<Craft.Input>(new UnboundedChannelOptions { SingleReader = true });
 
     private readonly ConcurrentDictionary<long, object?[]> _hostPayloads = new();
+    // How many entries _hostPayloads holds: asked once per event, and an empty
+    // ConcurrentDictionary's IsEmpty takes all its locks.
+    private long _hostPayloadCount;
     private long _nextPayload;
 
     private TaskCompletionSource<int>? _completion;
@@ -29,14 +32,16 @@ public sealed partial class Computer
     private Craft.Reply? _reply;
     private long _discarded = -1;
     private bool _shutdownRequested;
+    // The watchdog's clock: Environment.TickCount64 (milliseconds, coarse and cheap: it is read
+    // once per event).
     private long _resumedAt;
-    private long _runawayTicks;
+    private long _runawayMillis;
 
     private Task<int> Launch(byte[] source, string chunkName, IReadOnlyList<string> args, CancellationToken cancellationToken)
     {
         _completion = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         _state = Craft.Core.initial(_options.ToLimits());
-        _runawayTicks = (long)(_options.RunawayTimeout.TotalSeconds * Stopwatch.Frequency);
+        _runawayMillis = (long)Math.Ceiling(_options.RunawayTimeout.TotalMilliseconds);
         if (cancellationToken.CanBeCanceled)
             cancellationToken.Register(static c => ((Computer)c!).Post(Craft.Input.Terminate), this);
 
@@ -60,6 +65,7 @@ public sealed partial class Computer
             name = System.Text.Encoding.Latin1.GetString(System.Text.Encoding.UTF8.GetBytes(name));
         var id = Interlocked.Increment(ref _nextPayload);
         _hostPayloads[id] = args;
+        Interlocked.Increment(ref _hostPayloadCount);
         Post(Craft.Input.NewQueueEvent(name, id, Craft.Origin.Host));
     }
 
@@ -119,7 +125,7 @@ public sealed partial class Computer
 
         foreach (var arg in args) runtime.PushText(co, arg);
 
-        _resumedAt = Stopwatch.GetTimestamp();
+        _resumedAt = Environment.TickCount64;
         var status = co.Resume(null, 1 + args.Count, out int results);
         while (true)
         {
@@ -131,7 +137,7 @@ public sealed partial class Computer
                     var next = NextEvent();
                     if (next is null) return 0;
                     int n = runtime.PushEvent(co, next);
-                    _resumedAt = Stopwatch.GetTimestamp();
+                    _resumedAt = Environment.TickCount64;
                     status = co.Resume(null, n, out results);
                     break;
 
@@ -232,7 +238,7 @@ public sealed partial class Computer
                 break;
             case Craft.Effect.Discard d:
                 _discarded = d.payload;
-                _hostPayloads.TryRemove(d.payload, out _);
+                if (_hostPayloads.TryRemove(d.payload, out _)) Interlocked.Decrement(ref _hostPayloadCount);
                 break;
             default:
                 ExecuteNetwork(effect);
@@ -265,21 +271,25 @@ public sealed partial class Computer
     internal void RequestShutdown() => _shutdownRequested = true;
 
     /// <summary>The script waited for the host (read()), which is not running: restart the watchdog.</summary>
-    internal void RestartWatchdog() => _resumedAt = Stopwatch.GetTimestamp();
+    internal void RestartWatchdog() => _resumedAt = Environment.TickCount64;
 
     /// <summary>Why the script must stop now (the runaway watchdog), or null.</summary>
     internal string? Expired()
     {
         if (_aborting) return "Computer is shutting down";
-        return Stopwatch.GetTimestamp() - _resumedAt > _runawayTicks ? "Too long without yielding" : null;
+        return Environment.TickCount64 - _resumedAt > _runawayMillis ? "Too long without yielding" : null;
     }
 
     internal bool IsClientOpen(long client) => Craft.Core.isOpen(client, _state);
 
-    internal bool HasHostPayloads => !_hostPayloads.IsEmpty;
+    internal bool HasHostPayloads => Volatile.Read(ref _hostPayloadCount) != 0;
 
-    internal object?[]? TakeHostPayload(long id) =>
-        _hostPayloads.TryRemove(id, out var args) ? args : null;
+    internal object?[]? TakeHostPayload(long id)
+    {
+        if (!_hostPayloads.TryRemove(id, out var args)) return null;
+        Interlocked.Decrement(ref _hostPayloadCount);
+        return args;
+    }
 
     internal void SafeWriteError(string text)
     {
