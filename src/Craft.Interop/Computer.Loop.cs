@@ -116,40 +116,78 @@ public sealed partial class Computer
 
     private int Run(LuaRuntime runtime, byte[] source, string chunkName, IReadOnlyList<string> args)
     {
-        var co = runtime.Thread;
+        var kernel = runtime.Thread;
         if (!runtime.LoadScript(source, chunkName, out var loadError))
         {
             SafeWriteError(loadError + "\n");
             return 1;
         }
 
-        foreach (var arg in args) runtime.PushText(co, arg);
+        foreach (var arg in args) runtime.PushText(kernel, arg);
 
+        // Two coroutines take turns here: the kernel, resumed with network events (it turns them
+        // into handles for the script), and the script's own coroutine, resumed straight with
+        // every other event. Whichever was resumed last is `current`.
+        Lua? script = null;
+        var current = kernel;
         _resumedAt = Environment.TickCount64;
-        var status = co.Resume(null, 1 + args.Count, out int results);
+        var status = kernel.Resume(null, 1 + args.Count, out int results);
         while (true)
         {
             switch (status)
             {
                 case LuaStatus.Yield:
-                    co.Pop(results);
+                    if (current == kernel)
+                    {
+                        // The kernel waits: it yields (the script's coroutine, the script's filter).
+                        script ??= kernel.ToThread(-results);
+                        runtime.KeepFilter(kernel, results >= 2 ? -results + 1 : 0);
+                    }
+                    else
+                    {
+                        runtime.KeepFilter(current, results >= 1 ? -results : 0);
+                    }
+                    current.Pop(results);
                     if (_shutdownRequested) return 0;
-                    var next = NextEvent();
-                    if (next is null) return 0;
-                    int n = runtime.PushEvent(co, next);
+
+                    int n;
+                    while (true)
+                    {
+                        var next = NextEvent();
+                        if (next is null) return 0;
+                        if (!LuaRuntime.IsDirect(next))
+                        {
+                            current = kernel;
+                            n = runtime.PushForKernel(kernel, next);
+                            break;
+                        }
+                        if (runtime.Wanted(next))
+                        {
+                            current = script!;
+                            n = runtime.PushDirect(script!, next);
+                            break;
+                        }
+                        runtime.Drop(next);
+                    }
                     _resumedAt = Environment.TickCount64;
-                    status = co.Resume(null, n, out results);
+                    status = current.Resume(null, n, out results);
                     break;
 
-                case LuaStatus.OK:
+                case LuaStatus.OK when current == kernel:
                     // The kernel returns true, or false and the script's error.
-                    bool ok = results >= 1 && co.ToBoolean(-results);
+                    bool ok = results >= 1 && kernel.ToBoolean(-results);
                     if (ok) return 0;
-                    SafeWriteError(runtime.Describe(co, -results + 1) + "\n");
+                    SafeWriteError(runtime.Describe(kernel, -results + 1) + "\n");
+                    return 1;
+
+                case LuaStatus.OK:
+                    // The script's coroutine ended: it returns (marker, succeeded, error).
+                    if (results >= 2 && current.ToBoolean(-results + 1)) return 0;
+                    SafeWriteError(runtime.Describe(current, results >= 3 ? -results + 2 : -1) + "\n");
                     return 1;
 
                 default:
-                    SafeWriteError(runtime.Describe(co, -1) + "\n");
+                    SafeWriteError(runtime.Describe(current, -1) + "\n");
                     return 1;
             }
         }

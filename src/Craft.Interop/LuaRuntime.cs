@@ -44,8 +44,10 @@ internal sealed partial class LuaRuntime : IDisposable
             throw new InvalidOperationException("bios.lua failed: " + Describe(_main, -1));
 
         // Stack: kernel, project, payloads.
-        _main.Pop(1);
+        PayloadsRef = _main.Ref(LuaRegistry.Index);
         ProjectRef = _main.Ref(LuaRegistry.Index);
+        _main.PushNil();
+        FilterRef = _main.Ref(LuaRegistry.Index);
         _co = _main.NewThread();
         _coHandle = _co.Handle;
         ThreadRef = _main.Ref(LuaRegistry.Index);
@@ -56,6 +58,8 @@ internal sealed partial class LuaRuntime : IDisposable
     public Lua Thread => _co;
 
     private int ProjectRef { get; }
+    private int PayloadsRef { get; }
+    private int FilterRef { get; }
     private int ThreadRef { get; }
 
     public void Dispose()
@@ -129,15 +133,17 @@ internal sealed partial class LuaRuntime : IDisposable
     // Event names pushed to Lua over and over: their bytes, made once.
     private readonly Dictionary<string, byte[]> _nameBytes = new();
 
-    private void PushName(Lua l, string name)
+    private byte[] NameBytes(string name)
     {
         if (!_nameBytes.TryGetValue(name, out var bytes))
         {
             bytes = Bytes.GetBytes(name);
             if (_nameBytes.Count < 4096) _nameBytes[name] = bytes;
         }
-        l.PushBuffer(bytes);
+        return bytes;
     }
+
+    private void PushName(Lua l, string name) => l.PushBuffer(NameBytes(name));
 
     /// <summary>Pushes .NET text as UTF-8 bytes (what a script expects from the outside world).</summary>
     public void PushText(Lua l, string text) => l.PushBuffer(Encoding.UTF8.GetBytes(text));
@@ -191,8 +197,61 @@ internal sealed partial class LuaRuntime : IDisposable
         }
     }
 
-    /// <summary>Pushes a delivered event as the kernel expects it: (kind, ...). Returns the count.</summary>
-    public int PushEvent(Lua l, Craft.Event e)
+    // ---- The script's filter, and events passed straight to the script's coroutine ----
+
+    // What the script waits for: 0 any event, 1 the name in _filter, 2 a value that is not a
+    // string (kept in the registry at FilterRef; only terminate gets through).
+    private int _filterKind;
+    private byte[] _filter = [];
+
+    // Ids of events the script queued with parameters (kept in the bios's payloads table).
+    private readonly HashSet<long> _scriptPayloads = new();
+
+    /// <summary>Keeps the filter the script yielded, at <paramref name="index"/> (0: it yielded
+    /// nothing).</summary>
+    public unsafe void KeepFilter(Lua l, int index)
+    {
+        var type = index == 0 ? LuaType.None : l.Type(index);
+        if (type is LuaType.None or LuaType.Nil)
+        {
+            _filterKind = 0;
+        }
+        else if (type == LuaType.String)
+        {
+            var p = lua_tolstring(l.Handle, index, out var length);
+            var bytes = new ReadOnlySpan<byte>((byte*)p, (int)length);
+            if (_filterKind != 1 || !bytes.SequenceEqual(_filter)) _filter = bytes.ToArray();
+            _filterKind = 1;
+        }
+        else
+        {
+            l.PushCopy(index);
+            l.RawSetInteger(LuaRegistry.Index, FilterRef);
+            _filterKind = 2;
+        }
+    }
+
+    /// <summary>Events the script sees as they are, passed straight to its coroutine; the
+    /// others (network events) go through the kernel to become handles.</summary>
+    public static bool IsDirect(Craft.Event e) => e is Craft.Event.Custom or Craft.Event.Timer || e.IsTerminate;
+
+    /// <summary>Whether the script's filter lets a direct event through (terminate always).</summary>
+    public bool Wanted(Craft.Event e)
+    {
+        if (_filterKind == 0 || e.IsTerminate) return true;
+        var name = e switch
+        {
+            Craft.Event.Custom c => c.name,
+            Craft.Event.Timer => "timer",
+            _ => null,
+        };
+        if (name is null) return false;
+        if (name == "terminate") return true;
+        return _filterKind == 1 && NameBytes(name).AsSpan().SequenceEqual(_filter);
+    }
+
+    /// <summary>Pushes a direct event for the script's coroutine: its name and parameters.</summary>
+    public int PushDirect(Lua l, Craft.Event e)
     {
         l.CheckStack(8);
         switch (e)
@@ -201,29 +260,74 @@ internal sealed partial class LuaRuntime : IDisposable
                 if (_computer.HasHostPayloads && _computer.TakeHostPayload(c.payload) is { } args)
                 {
                     l.CheckStack(args.Length + 4);
-                    l.PushInteger(0);
                     PushName(l, c.name);
                     foreach (var arg in args) PushValue(l, arg);
-                    return 2 + args.Length;
+                    return 1 + args.Length;
                 }
-                l.PushInteger(1);
                 PushName(l, c.name);
-                l.PushInteger(c.payload);
-                return 3;
+                if (_scriptPayloads.Count > 0 && _scriptPayloads.Remove(c.payload))
+                    return 1 + PushScriptPayload(l, c.payload);
+                return 1;
             case Craft.Event.Timer t:
-                l.PushInteger(0);
                 l.PushString("timer");
                 l.PushInteger(t.timer);
-                return 3;
+                return 2;
             default:
-                if (e.IsTerminate)
-                {
-                    l.PushInteger(0);
-                    l.PushString("terminate");
-                    return 2;
-                }
-                return PushNetworkEvent(l, e);
+                l.PushString("terminate");
+                return 1;
         }
+    }
+
+    /// <summary>A direct event the script's filter turned away: its parameters are let go.</summary>
+    public void Drop(Craft.Event e)
+    {
+        if (e is not Craft.Event.Custom c) return;
+        if (_computer.HasHostPayloads && _computer.TakeHostPayload(c.payload) is not null) return;
+        if (_scriptPayloads.Count > 0 && _scriptPayloads.Remove(c.payload))
+        {
+            _main.RawGetInteger(LuaRegistry.Index, PayloadsRef);
+            _main.PushNil();
+            _main.RawSetInteger(-2, c.payload);
+            _main.Pop(1);
+        }
+    }
+
+    // Pushes the parameters the script queued with event `id` (table.pack'ed in the bios's
+    // payloads table) and removes them from there. Returns how many.
+    private int PushScriptPayload(Lua l, long id)
+    {
+        int top = l.GetTop();
+        l.RawGetInteger(LuaRegistry.Index, PayloadsRef); // top + 1: payloads
+        l.RawGetInteger(top + 1, id); // top + 2: the packed parameters
+        l.PushNil();
+        l.RawSetInteger(top + 1, id);
+        int n = 0;
+        if (l.Type(top + 2) == LuaType.Table)
+        {
+            l.PushString("n");
+            l.RawGet(top + 2);
+            n = l.IsInteger(-1) ? (int)Math.Clamp(l.ToInteger(-1), 0, int.MaxValue - 8) : 0;
+            l.Pop(1);
+            if (!l.CheckStack(n + 4)) n = 0;
+            for (int i = 1; i <= n; i++) l.RawGetInteger(top + 2, i);
+        }
+        l.Rotate(top + 1, -2);
+        l.Pop(2);
+        return n;
+    }
+
+    /// <summary>Pushes a network event for the kernel: the script's filter, then (kind, ...).</summary>
+    public int PushForKernel(Lua l, Craft.Event e)
+    {
+        l.CheckStack(2);
+        switch (_filterKind)
+        {
+            case 0: l.PushNil(); break;
+            case 1: l.PushBuffer(_filter); break;
+            default: l.RawGetInteger(LuaRegistry.Index, FilterRef); break;
+        }
+        l.CheckStack(8);
+        return 1 + PushNetworkEvent(l, e);
     }
 
     // ---- Natives ----
@@ -263,6 +367,7 @@ internal sealed partial class LuaRuntime : IDisposable
         {
             var id = _computer.QueueScriptEvent(EventName(s, 1));
             if (id < 0) s.PushBoolean(false); else s.PushInteger(id);
+            if (id >= 0 && s.ToBoolean(2)) _scriptPayloads.Add(id);
             return 1;
         }
         catch (Exception e)

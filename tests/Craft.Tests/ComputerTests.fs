@@ -232,6 +232,18 @@ let private events =
             }
 
             prints
+                "filters: a non-string one waits for terminate, terminate passes any, dropped events' parameters go"
+                "event_direct.lua"
+                [
+                    "raw\tterminate"
+                    "pull\tfalse\tTerminated"
+                    "b\t1"
+                    "timer\ttrue"
+                    "y\t2"
+                    "x\t3"
+                ]
+
+            prints
                 "tables travel by reference"
                 "event_tables.lua"
                 [ "same table\ttrue"; "sees change\t2"; "change visible to sender\tback" ]

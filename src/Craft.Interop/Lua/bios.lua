@@ -73,7 +73,8 @@ end
 -------------------------------------------------------------------------------------------------
 -- Events
 
--- Parameters of events the script queued, by the id the host gave them.
+-- Parameters of events the script queued, by the id the host gave them; the host takes them out
+-- when it delivers (or drops) the event.
 local payloads = {}
 
 -- How the kernel turns raw network events (kind 2 and up) into what the script sees; filled in
@@ -291,31 +292,21 @@ function loadstring(text, name)
 end
 
 -------------------------------------------------------------------------------------------------
--- The kernel: runs the script in its own coroutine and feeds it events. The host resumes the
--- kernel with one raw event at a time: (kind, ...).
---   kind 0: a plain event, already as the script sees it (timer, terminate, host events)
---   kind 1: an event the script queued: (name, payload id)
---   kind 2..5: network events the http library projects into handles
+-- The kernel: runs the script in its own coroutine. Events the script sees as they are (timers,
+-- terminate, events the script or the host queued) the host passes straight to the script's
+-- coroutine, checking its filter itself. Network events come through the kernel, which turns
+-- them into handles first: the host resumes it with (filter, kind, ...), the script's current
+-- filter first, kind 2..5 (see the http library's projections). Whenever it waits for one, the
+-- kernel yields (the script's coroutine, its filter) to the host.
 
 local function wanted(filter, name)
     return filter == nil or name == filter or name == "terminate"
 end
 
--- Resumes the script with one raw event if its filter wants it; returns what the script yielded
--- next (ok, filter) or, when it does not want the event, (true, filter) unchanged.
-local function dispatch(co, filter, kind, a, ...)
-    if kind == 0 then
-        if wanted(filter, a) then return co_resume(co, a, ...) end
-        return true, filter
-    elseif kind == 1 then
-        local id = ...
-        local args = payloads[id]
-        if args ~= nil then payloads[id] = nil end
-        if filter ~= nil and a ~= filter and a ~= "terminate" then return true, filter end
-        if args == nil then return co_resume(co, a) end
-        return co_resume(co, a, unpack(args, 1, args.n))
-    end
-    local e = project[kind](a, ...)
+-- Resumes the script with a network event if its filter wants it; returns what the script
+-- yielded next (ok, filter) or, when it does not want the event, (true, filter) unchanged.
+local function dispatch(co, filter, kind, ...)
+    local e = project[kind](...)
     if wanted(filter, e[1]) then return co_resume(co, unpack(e, 1, e.n)) end
     return true, filter
 end
@@ -335,7 +326,7 @@ local function kernel(main, ...)
     local ok, filter, succeeded, problem = co_resume(co, ...)
     while filter ~= ENDED do
         if not ok then return false, filter end
-        ok, filter, succeeded, problem = dispatch(co, filter, co_yield())
+        ok, filter, succeeded, problem = dispatch(co, co_yield(co, filter))
     end
     if succeeded then return true end
     return false, problem
