@@ -200,22 +200,32 @@ public sealed partial class Computer
         // loop below ever reading the mailbox or the clock: a script that keeps queueing its own
         // events (the CraftOS "queue, then pull" idiom) would never see a timer or a request.
         // In CraftOS they are queued when they happen, so let them in first.
+        // The core's clock is brought up to date before the mailbox's inputs are applied: a
+        // request's deadline counts from the core's "now", which must not be the time of the last
+        // tick (the computer may have waited or run for seconds since).
         if (!_state.Queue.IsEmpty)
         {
-            DrainMailbox();
-            if (Craft.Core.nextWake(_state) is { } due && due.Value <= Now()) Apply(Craft.Input.NewTick(Now()));
+            if (_mailbox.Reader.TryPeek(out _))
+            {
+                Apply(Craft.Input.NewTick(Now()));
+                DrainMailbox();
+            }
+            else if (Craft.Core.nextWake(_state) is { } due && due.Value <= Now())
+            {
+                Apply(Craft.Input.NewTick(Now()));
+            }
         }
 
         Apply(Craft.Input.PullEvent);
         while (_delivered is null)
         {
             if (_aborting) return null;
+            Apply(Craft.Input.NewTick(Now()));
+            if (_delivered is not null) break;
+
             while (_delivered is null && _mailbox.Reader.TryRead(out var input))
                 Apply(input);
             if (_delivered is not null || _aborting) break;
-
-            Apply(Craft.Input.NewTick(Now()));
-            if (_delivered is not null) break;
 
             var wake = Craft.Core.nextWake(_state);
             int timeout = Timeout.Infinite;
@@ -295,9 +305,13 @@ public sealed partial class Computer
         return _discarded == id ? -1 : id;
     }
 
+    /// <summary>Brings the core's clock up to date, for an input whose effect counts from "now"
+    /// (a timer's delay, a flush's fresh deadline) while the script has been running.</summary>
+    internal void CatchUpClock() => Apply(Craft.Input.NewTick(Now()));
+
     internal int StartTimer(double seconds)
     {
-        Apply(Craft.Input.NewTick(Now()));
+        CatchUpClock();
         long ms = double.IsNaN(seconds) || seconds <= 0 ? 0 : (long)Math.Ceiling(Math.Min(seconds, 1e12) * 1000);
         return Ask(Craft.Input.NewStartTimer(ms)) is Craft.Reply.TimerStarted started ? started.timer : -1;
     }

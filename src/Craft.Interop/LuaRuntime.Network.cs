@@ -150,6 +150,7 @@ internal sealed partial class LuaRuntime
 
         Native("resFlush", l => Guard(l, s =>
         {
+            _computer.CatchUpClock();
             var reply = _computer.Ask(Craft.Input.NewFlushResponse(s.ToInteger(1)));
             if (reply is not null && reply.IsDone) return Ok(s);
             Fail(s, Closed);

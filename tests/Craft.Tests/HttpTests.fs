@@ -681,6 +681,28 @@ let private deadline =
                         (fun r -> Expect.equal (seen r) 0 "the script never saw it")
             }
 
+            testTask "the deadline counts from the request's arrival, also after the computer sat idle" {
+                do!
+                    serving (deadlineOf 2.0) "slow.lua" (fun r ->
+                        task {
+                            // Idle for longer than the deadline, then a request the script takes
+                            // 0.2 s to answer: well inside its own 2 s.
+                            do! Task.Delay 2500
+                            let! response = rawGet r.Port "/after-idle"
+                            Expect.equal response.Status 200 "answered by the script"
+                            Expect.equal response.Text "slow /after-idle" "the script's answer"
+                        })
+            }
+
+            testTask "a flush after a long computation gets its whole deadline from that moment" {
+                do!
+                    serving (deadlineOf 2.0) "busy_flush.lua" (fun r ->
+                        task {
+                            let! response = rawGet r.Port "/"
+                            Expect.equal response.Text "abc" "everything written before the close"
+                        })
+            }
+
             testTask "each flush restarts the deadline: a stream is limited by idle time" {
                 do!
                     serving (deadlineOf 1.5) "stream.lua" (fun r ->
