@@ -203,24 +203,18 @@ public sealed partial class Computer
         // The core's clock is brought up to date before the mailbox's inputs are applied: a
         // request's deadline counts from the core's "now", which must not be the time of the last
         // tick (the computer may have waited or run for seconds since).
-        if (!_state.Queue.IsEmpty)
+        if (!_state.Queue.IsEmpty
+            && (_mailbox.Reader.TryPeek(out _) || Craft.Core.nextWake(_state) is { } due && due.Value <= Now()))
         {
-            if (_mailbox.Reader.TryPeek(out _))
-            {
-                Apply(Craft.Input.NewTick(Now()));
-                DrainMailbox();
-            }
-            else if (Craft.Core.nextWake(_state) is { } due && due.Value <= Now())
-            {
-                Apply(Craft.Input.NewTick(Now()));
-            }
+            CatchUpClock();
+            DrainMailbox();
         }
 
         Apply(Craft.Input.PullEvent);
         while (_delivered is null)
         {
             if (_aborting) return null;
-            Apply(Craft.Input.NewTick(Now()));
+            CatchUpClock();
             if (_delivered is not null) break;
 
             while (_delivered is null && _mailbox.Reader.TryRead(out var input))

@@ -483,13 +483,7 @@ write_json_table = function(tbl, out, n, ctx)
                             elseif it == "number" then
                                 out[n + 1] = ktext
                                 n = n + 2
-                                if item // 1 ~= item then
-                                    out[n] = fraction_text(item, ctx)
-                                elseif item < 1e14 and item > -1e14 then
-                                    out[n] = small_ints[item] or (item | 0) .. ""
-                                else
-                                    out[n] = json_number(item, ctx)
-                                end
+                                out[n] = json_number(item, ctx)
                             elseif it == "table" and not sentinel_json[item] then
                                 out[n + 1] = ktext
                                 n = write_json_table(item, out, n + 1, ctx)
@@ -541,13 +535,7 @@ write_json_table = function(tbl, out, n, ctx)
                         out[n] = quote_plain(item) or json_string(item, ctx.unicode)
                     elseif it == "number" then
                         n = n + 1
-                        if item // 1 ~= item then
-                            out[n] = fraction_text(item, ctx)
-                        elseif item < 1e14 and item > -1e14 then
-                            out[n] = small_ints[item] or (item | 0) .. ""
-                        else
-                            out[n] = json_number(item, ctx)
-                        end
+                        out[n] = json_number(item, ctx)
                     elseif it == "table" and not sentinel_json[item] then
                         n = write_json_table(item, out, n, ctx)
                     elseif item == nil then
