@@ -30,7 +30,15 @@ public static class Program
           --max-headers BYTES         largest header block; larger gets 431 (default 32768)
           --max-header-count N        most header lines in a request; more gets 431 (default 100)
           --header-timeout SECONDS    time a client has to send its headers; then 408 (default 30)
+          --keep-alive SECONDS        how long a connection may stay open without a request (default 30)
+          --max-connections N         connections open at once, every port together; more are closed
+                                      (default: the file-descriptor limit less an eighth of it)
+          --max-buffered BYTES        request-body bytes held at once; a request past it gets 503
+                                      (default 268435456)
+          --shutdown-timeout SECONDS  how long an ending computer waits for answers to reach clients (default 5)
           --max-message BYTES         largest WebSocket message, both ways (default 131072)
+          --max-send-queue BYTES      bytes waiting for one WebSocket client; past it the client is
+                                      closed with 1008 (default 16777216)
           --ping SECONDS              WebSocket keep-alive ping interval (default 30)
           --runaway SECONDS           time without yielding before an error (default 7)
           --id N                      os.getComputerID() (default 0)
@@ -137,6 +145,13 @@ public static class Program
             return n;
         }
 
+        static long Long(string name, string text, long min)
+        {
+            if (!long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) || n < min)
+                throw new UsageException($"option {name} needs a whole number of at least {min}, not '{text}'");
+            return n;
+        }
+
         static TimeSpan Seconds(string name, string text)
         {
             if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var s) || !(s > 0) || s > 1e6)
@@ -164,6 +179,11 @@ public static class Program
                 case "--max-headers": options = options with { MaxRequestHeaderBytes = Int(arg, Value(args, arg), 1) }; break;
                 case "--max-header-count": options = options with { MaxRequestHeaderCount = Int(arg, Value(args, arg), 1) }; break;
                 case "--header-timeout": options = options with { RequestHeadersTimeout = Seconds(arg, Value(args, arg)) }; break;
+                case "--keep-alive": options = options with { KeepAliveTimeout = Seconds(arg, Value(args, arg)) }; break;
+                case "--max-connections": options = options with { MaxConnections = Int(arg, Value(args, arg), 1) }; break;
+                case "--max-buffered": options = options with { MaxBufferedRequestBytes = Long(arg, Value(args, arg), 1) }; break;
+                case "--shutdown-timeout": options = options with { ShutdownTimeout = Seconds(arg, Value(args, arg)) }; break;
+                case "--max-send-queue": options = options with { MaxWebSocketSendQueueBytes = Long(arg, Value(args, arg), 1) }; break;
                 case "--max-message": options = options with { MaxWebSocketMessageBytes = Int(arg, Value(args, arg), 1) }; break;
                 case "--ping": options = options with { WebSocketPingInterval = Seconds(arg, Value(args, arg)) }; break;
                 case "--runaway": options = options with { RunawayTimeout = Seconds(arg, Value(args, arg)) }; break;

@@ -185,7 +185,7 @@ type Input =
     | Shutdown
     | BindSucceeded of requested: Port * actual: Port
     | BindFailed of requested: Port * reason: string
-    | RequestArrived of request: RequestId * port: Port * upgrade: bool
+    | RequestArrived of request: RequestId * port: Port * upgrade: bool * arrived: Millis
     | MessageArrived of client: ClientId * data: byte array * binary: bool
     | ClientClosed of client: ClientId * code: int option * reason: string option
     | Terminate
@@ -498,10 +498,12 @@ module Core =
         else
             s, fx
 
-    let private requestArrived id port upgrade ((s, _) as acc: Acc) =
+    let private requestArrived id port upgrade arrived ((s, _) as acc: Acc) =
         let full = queueFull s && s.Backlog >= s.Limits.BacklogCapacity
+        // A request's wait counts from when the shell read it, not from when the core heard of it.
+        let deadline = arrived + s.Limits.ResponseDeadline
 
-        if s.Stopped || full then
+        if s.Stopped || full || deadline <= s.Now then
             emit (Effect.Answer(id, Answer.Unavailable)) acc
         elif Map.containsKey id s.Requests then
             // A shell must not reuse an id; the request already has its one answer coming.
@@ -530,8 +532,6 @@ module Core =
                     RequestStage.Backlog
                 else
                     RequestStage.Queued
-
-            let deadline = s.Now + s.Limits.ResponseDeadline
 
             let s =
                 { s with
@@ -757,7 +757,7 @@ module Core =
             | Input.Shutdown -> shutdown acc
             | Input.BindSucceeded(requested, actual) -> bindSucceeded requested actual acc
             | Input.BindFailed(requested, reason) -> bindFailed requested reason acc
-            | Input.RequestArrived(id, port, upgrade) -> requestArrived id port upgrade acc
+            | Input.RequestArrived(id, port, upgrade, arrived) -> requestArrived id port upgrade arrived acc
             | Input.MessageArrived(client, data, binary) -> messageArrived client data binary acc
             | Input.ClientClosed(client, code, reason) -> clientClosed client code reason acc
             | Input.Terminate -> if (fst acc).Stopped then acc else admit Event.Terminate acc

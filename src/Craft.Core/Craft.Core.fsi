@@ -210,8 +210,10 @@ type Input =
     | BindSucceeded of requested: Port * actual: Port
     /// A bind asked for by `Effect.Bind` failed.
     | BindFailed of requested: Port * reason: string
-    /// A whole request arrived on a port; `upgrade` when it asks for a WebSocket.
-    | RequestArrived of request: RequestId * port: Port * upgrade: bool
+    /// A whole request arrived on a port; `upgrade` when it asks for a WebSocket; `arrived` is when
+    /// the shell finished reading it. Its wait for room in the queue counts from `arrived`: one
+    /// already past its deadline when the core hears of it is answered 503 at once.
+    | RequestArrived of request: RequestId * port: Port * upgrade: bool * arrived: Millis
     /// A whole message arrived from a client.
     | MessageArrived of client: ClientId * data: byte array * binary: bool
     /// A client's connection ended: the peer's close code and reason, or 1006 on a network error.

@@ -211,6 +211,7 @@ public sealed partial class Computer
         }
 
         Apply(Craft.Input.PullEvent);
+        PublishRoom();
         while (_delivered is null)
         {
             if (_aborting) return null;
@@ -218,8 +219,9 @@ public sealed partial class Computer
             if (_delivered is not null) break;
 
             while (_delivered is null && _mailbox.Reader.TryRead(out var input))
-                Apply(input);
+                ApplyPosted(input);
             if (_delivered is not null || _aborting) break;
+            PublishRoom();
 
             var wake = Craft.Core.nextWake(_state);
             int timeout = Timeout.Infinite;
@@ -255,7 +257,27 @@ public sealed partial class Computer
     /// </summary>
     internal void DrainMailbox()
     {
-        while (_mailbox.Reader.TryRead(out var input)) Apply(input);
+        while (_mailbox.Reader.TryRead(out var input)) ApplyPosted(input);
+    }
+
+    /// <summary>
+    /// Applies an input from the mailbox. A request is the shell's until the computer takes it:
+    /// one the shell already answered (it waited past its deadline while the computer was busy)
+    /// never reaches the core.
+    /// </summary>
+    private void ApplyPosted(Craft.Input input)
+    {
+        if (input is Craft.Input.RequestArrived r && _shell is { } shell && !shell.Claim(r.request)) return;
+        Apply(input);
+    }
+
+    /// <summary>Tells the shell how many more requests the core can take (room in its queue and
+    /// backlog), so that requests beyond it are refused at once even while the computer is busy.</summary>
+    private void PublishRoom()
+    {
+        if (_shell is not { } shell) return;
+        var s = _state;
+        shell.SetRoom(s.Limits.QueueCapacity - s.Queue.Count + s.Limits.BacklogCapacity - s.Backlog);
     }
 
     /// <summary>Steps the core with a script's request and returns the core's reply to it.</summary>

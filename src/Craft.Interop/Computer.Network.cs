@@ -16,6 +16,9 @@ internal sealed class ResponseState
     public ArrayBufferWriter<byte>? Body;
     public bool Streaming;
     public bool Closed;
+    /// <summary>The script set a status or a header, wrote or flushed: at the deadline it gets what
+    /// it built. A response never touched is answered 500 instead of an empty 200.</summary>
+    public bool Touched;
 
     public void SetHeader(string name, string[] values)
     {
@@ -69,7 +72,14 @@ public sealed partial class Computer
             _options.MaxRequestLineBytes,
             _options.MaxRequestHeaderBytes,
             _options.MaxRequestHeaderCount,
-            _options.RequestHeadersTimeout),
+            _options.RequestHeadersTimeout,
+            _options.KeepAliveTimeout,
+            new Func<long>(Now),
+            _options.ResponseDeadline,
+            _options.MaxConnections,
+            _options.MaxBufferedRequestBytes,
+            _options.MaxWebSocketSendQueueBytes,
+            _options.ShutdownTimeout),
         Post);
 
     internal Shell? ShellIfAny => _shell;
@@ -80,6 +90,7 @@ public sealed partial class Computer
         {
             case Craft.Effect.Bind b:
                 var bound = Network.Bind(b.port);
+                PublishRoom();
                 Apply(bound.IsOk
                     ? Craft.Input.NewBindSucceeded(b.port, bound.ResultValue)
                     : Craft.Input.NewBindFailed(b.port, bound.ErrorValue));
@@ -123,7 +134,13 @@ public sealed partial class Computer
         if (!how.IsScripted) _runtime?.Expire(id);
         if (shell is null) return;
 
-        if (how.IsScripted || how.IsDeadline)
+        if (how.IsDeadline && st is not { Touched: true })
+        {
+            // The script never touched it (its handler failed, or it dropped the event): an error,
+            // not an empty success.
+            shell.Send(id, Outgoing.NewComplete(new ResponseHead(500, "", []), []));
+        }
+        else if (how.IsScripted || how.IsDeadline)
         {
             st ??= new ResponseState();
             if (st.Streaming)

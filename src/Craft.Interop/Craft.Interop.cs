@@ -40,6 +40,38 @@ public sealed record ComputerOptions
     /// <summary>How long a client may take to send a request line and its headers; then 408.</summary>
     public TimeSpan RequestHeadersTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How long a connection may stay open without sending a request: a new one before its first
+    /// byte, a keep-alive one between requests (Kestrel's own default is 130 s).
+    /// </summary>
+    public TimeSpan KeepAliveTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Connections open at once, every port of the computer together; more are closed as soon as
+    /// they are accepted. The default leaves an eighth of the process's file-descriptor limit
+    /// (at least 64) for everything else, so that peers can never make the process run out.
+    /// </summary>
+    public int MaxConnections { get; init; } = HostLimits.DefaultMaxConnections();
+
+    /// <summary>
+    /// Request-body bytes held in memory at once, every request together, from the first byte
+    /// read until the script has the body. A request whose body would pass it gets 503.
+    /// </summary>
+    public long MaxBufferedRequestBytes { get; init; } = 256L * 1024 * 1024;
+
+    /// <summary>
+    /// Bytes waiting to be sent to one WebSocket client. A client that stops reading while the
+    /// script keeps sending is closed once its queue passes this (the script sees
+    /// <c>websocket_server_closed</c> with 1008; its <c>send</c> does not fail).
+    /// </summary>
+    public long MaxWebSocketSendQueueBytes { get; init; } = 16L * 1024 * 1024;
+
+    /// <summary>
+    /// How long a computer that ends waits for every answer to reach its client before it lets
+    /// the servers go.
+    /// </summary>
+    public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Largest WebSocket message, both ways (CraftOS's http_max_websocket_message).</summary>
     public int MaxWebSocketMessageBytes { get; init; } = 128 * 1024;
 
@@ -96,6 +128,11 @@ public sealed record ComputerOptions
         Positive(nameof(MaxRequestHeaderBytes), MaxRequestHeaderBytes);
         Positive(nameof(MaxRequestHeaderCount), MaxRequestHeaderCount);
         Positive(nameof(RequestHeadersTimeout), RequestHeadersTimeout.TotalMilliseconds);
+        Positive(nameof(KeepAliveTimeout), KeepAliveTimeout.TotalMilliseconds);
+        Positive(nameof(MaxConnections), MaxConnections);
+        Positive(nameof(MaxBufferedRequestBytes), MaxBufferedRequestBytes);
+        Positive(nameof(MaxWebSocketSendQueueBytes), MaxWebSocketSendQueueBytes);
+        if (ShutdownTimeout < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(ShutdownTimeout), ShutdownTimeout, "must not be negative");
         ArgumentNullException.ThrowIfNull(HostAddress);
         ArgumentNullException.ThrowIfNull(Output);
         ArgumentNullException.ThrowIfNull(Error);

@@ -97,6 +97,7 @@ internal sealed partial class LuaRuntime
                 return Fail(s, "bad argument #2 (invalid reason phrase)") ? 1 : 2;
             st.Status = (int)code;
             st.Reason = reason;
+            st.Touched = true;
             return Ok(s);
         }));
 
@@ -128,6 +129,7 @@ internal sealed partial class LuaRuntime
             foreach (var v in values)
                 if (!IsFieldValue(v)) return Fail(s, "bad argument #2 (invalid header value)") ? 1 : 2;
             st.SetHeader(name, values);
+            st.Touched = true;
             return Ok(s);
         }));
 
@@ -137,6 +139,7 @@ internal sealed partial class LuaRuntime
             var st = OpenResponse(s, out int failed);
             if (st is null) return failed;
             var data = s.ToBuffer(2, false) ?? [];
+            st.Touched = true;
             if (st.Streaming)
             {
                 if (data.Length > 0) _computer.ShellIfAny?.Send(id, Craft.Server.Outgoing.NewChunk(data));
@@ -160,6 +163,22 @@ internal sealed partial class LuaRuntime
         Native("resClose", l => Guard(l, s =>
         {
             _computer.Apply(Craft.Input.NewCloseResponse(s.ToInteger(1)));
+            return 0;
+        }));
+
+        // resFail(id): the handler raised an error. A response not yet streaming becomes a bare
+        // 500 (what the script built of it is dropped); a streaming one ends where it is.
+        Native("resFail", l => Guard(l, s =>
+        {
+            long id = s.ToInteger(1);
+            if (_computer.Response(id) is { } st && !st.Streaming)
+            {
+                st.Status = 500;
+                st.Reason = "";
+                st.Headers.Clear();
+                st.Body?.Clear();
+            }
+            _computer.Apply(Craft.Input.NewCloseResponse(id));
             return 0;
         }));
 
@@ -198,7 +217,7 @@ internal sealed partial class LuaRuntime
                         PushBytes(l, value);
                         l.RawSet(-3);
                     }
-                    l.PushBuffer(request.Body);
+                    PushSpan(l, request.Body.Span);
                     l.PushString(request.RemoteAddress);
                     l.PushInteger(request.RemotePort);
                 }

@@ -106,6 +106,16 @@ internal sealed partial class LuaRuntime : IDisposable
     [System.Runtime.InteropServices.DllImport("lua54", CallingConvention = System.Runtime.InteropServices.CallingConvention.Cdecl)]
     private static extern IntPtr lua_tolstring(IntPtr state, int index, out UIntPtr length);
 
+    [System.Runtime.InteropServices.DllImport("lua54", CallingConvention = System.Runtime.InteropServices.CallingConvention.Cdecl)]
+    private static extern unsafe IntPtr lua_pushlstring(IntPtr state, byte* bytes, UIntPtr length);
+
+    /// <summary>Pushes bytes as a Lua string (Lua copies them), from any memory.</summary>
+    public static unsafe void PushSpan(Lua l, ReadOnlySpan<byte> bytes)
+    {
+        fixed (byte* p = bytes)
+            lua_pushlstring(l.Handle, p, (UIntPtr)bytes.Length);
+    }
+
     /// <summary>A Lua string's bytes as a lossless .NET string (one char per byte), without copying
     /// them to an intermediate array.</summary>
     public static unsafe string? Text(Lua l, int index)

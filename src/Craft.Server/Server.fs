@@ -5,6 +5,7 @@
 namespace Craft.Server
 
 open System
+open System.Buffers
 open System.Collections.Concurrent
 open System.Collections.Generic
 open System.IO
@@ -50,6 +51,24 @@ type ShellOptions =
         MaxRequestHeaderCount: int
         /// How long a client may take to send the request line and headers (then 408).
         RequestHeadersTimeout: TimeSpan
+        /// How long a connection may stay open without a request: a new one before its first
+        /// byte, a keep-alive one between requests.
+        KeepAliveTimeout: TimeSpan
+        /// The computer's clock in milliseconds (the core's `Millis`): requests are stamped with
+        /// it when they have been read, and their wait for the computer counts from then.
+        Clock: Func<int64>
+        /// How long a request may wait for the computer to take it before it is answered 503
+        /// without it (the response deadline).
+        WaitDeadline: TimeSpan
+        /// Connections open at once, every port together; more are closed as soon as accepted.
+        MaxConnections: int
+        /// Request-body bytes held at once, every request together; a request whose body would
+        /// pass it gets 503.
+        MaxBufferedBodyBytes: int64
+        /// Bytes waiting to be sent to one WebSocket client; past it the client is closed (1008).
+        MaxSendQueueBytes: int64
+        /// How long shutdown waits for every answer to reach the wire and connections to end.
+        ShutdownTimeout: TimeSpan
     }
 
 /// A whole request, as the script will see it.
@@ -62,20 +81,29 @@ type IncomingRequest
         target: string,
         headers: KeyValuePair<string, string> array,
         body: byte array,
+        length: int,
         remoteAddress: string,
-        remotePort: int
+        remotePort: int,
+        release: Action<byte array, int>
     ) =
+    let mutable released = 0
     member _.Id = id
     member _.Port = port
     member _.Method = httpMethod
-    /// The request target exactly as sent (path and query).
+    /// The request target as sent (path and query; an absolute-form target's path and query).
     member _.Target = target
     /// Header names as sent, repeated headers joined with ", ".
     member _.Headers = headers
-    /// The body bytes, chunked encoding removed.
-    member _.Body = body
+    /// The body bytes, chunked encoding removed. Valid until the request is answered: the
+    /// buffer is pooled, and the computer copies the body into Lua when it delivers the event.
+    member _.Body = ReadOnlyMemory<byte>(body, 0, length)
     member _.RemoteAddress = remoteAddress
     member _.RemotePort = remotePort
+
+    /// Gives the body's buffer back (once) and its bytes back to the buffered-body budget.
+    member _.Release() =
+        if Interlocked.Exchange(&released, 1) = 0 then
+            release.Invoke(body, length)
 
 /// A response head: status, reason phrase (empty: the standard one) and header lines in order.
 type ResponseHead =
@@ -116,6 +144,18 @@ and [<AllowNullLiteral>] WebSocketClient(id: ClientId) =
     /// Released when the core lets the reader read the next message.
     member _.Resume = resume
 
+    /// Bytes handed to `Sends` and not yet written to the connection.
+    [<DefaultValue>]
+    val mutable Queued: int64
+
+    /// 1 once the send queue passed its cap and the connection was given up.
+    [<DefaultValue>]
+    val mutable Overflowed: int
+
+    /// The connection's WebSocket, once the handshake is done.
+    [<DefaultValue>]
+    val mutable Socket: WebSocket
+
 /// Whether a bound port's socket was released. Set and checked under its lock: once it is set,
 /// none of that socket's requests reach the computer any more, so that a listener added later
 /// on the same port number cannot be handed them (they get 503).
@@ -131,11 +171,18 @@ type private Endpoint =
         Gate: Gate
     }
 
-type private Pending =
-    {
-        Request: IncomingRequest
-        Answers: Channel<Outgoing>
-    }
+/// A request waiting for its answer. `Claim` says who answers it: 0 while it waits in the
+/// computer's mailbox, 1 once the computer took it (the core answers it from then on), 2 when
+/// the shell answered it without the computer (it waited past its deadline).
+[<AllowNullLiteral>]
+type private Pending(request: IncomingRequest, answers: Channel<Outgoing>, arrived: int64) =
+    member _.Request = request
+    member _.Answers = answers
+    /// When it had been read, on the computer's clock.
+    member _.Arrived = arrived
+
+    [<DefaultValue>]
+    val mutable Claim: int
 
 /// Follows the frames going one way on a WebSocket connection and remembers the last close
 /// frame's code. .NET's WebSocket does not say what the frames did: it reports a close without a
@@ -342,6 +389,20 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
     let clients = ConcurrentDictionary<ClientId, WebSocketClient>()
     let mutable nextRequest = 0L
     let mutable closed = false
+    // Requests posted to the computer and not yet taken by it, oldest first (the sweeper
+    // answers those that wait past their deadline), and how many there are.
+    let posted = ConcurrentQueue<Pending>()
+    let mutable unseen = 0
+    // How many more requests the core can take (room in its queue and backlog), as the computer
+    // last said; requests beyond it while the computer is busy get 503 at once.
+    let mutable room = Int32.MaxValue
+    // Connections open now (every port), plain request handlers running, body bytes held.
+    let mutable connections = 0
+    let mutable handlers = 0
+    let mutable buffered = 0L
+    let mutable sweeping = 0
+    // Ports released while the computer ran, still finishing their requests.
+    let stopping = ConcurrentBag<Task>()
 
     static let websocketGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -385,6 +446,12 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
         || status = 204
         || status = 304
 
+    static let refuse (status: int) (message: string) : unit =
+        raise (Microsoft.AspNetCore.Http.BadHttpRequestException(message, status))
+
+    /// The body, whole, in a buffer from the shared pool (its array and length). It grows as
+    /// bytes arrive: a Content-Length is a claim, not a reason to allocate. Every byte counts
+    /// against the buffered-body budget until the request is released.
     let readBody (request: HttpRequest) =
         task {
             let length = request.ContentLength
@@ -396,50 +463,106 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
 
             // Most requests (every GET) have no body: no buffer for them.
             if bodyless || (length.HasValue && length.Value = 0L) then
-                return Array.Empty<byte>()
-            elif length.HasValue then
-                if length.Value > options.MaxRequestBodyBytes then
-                    raise (Microsoft.AspNetCore.Http.BadHttpRequestException("Request body too large.", 413))
+                return struct (Array.Empty<byte>(), 0)
+            else
+                if length.HasValue && length.Value > options.MaxRequestBodyBytes then
+                    refuse 413 "Request body too large."
 
-                let buffer = Array.zeroCreate<byte>(int length.Value)
+                let pool = ArrayPool<byte>.Shared
+
+                let first =
+                    if length.HasValue then
+                        int (min length.Value 16384L)
+                    else
+                        16384
+
+                let mutable buffer = pool.Rent first
                 let mutable read = 0
                 let mutable finished = false
 
-                while not finished && read < buffer.Length do
-                    let! n = request.Body.ReadAsync(buffer.AsMemory(read))
-
-                    if n = 0 then finished <- true else read <- read + n
-
-                return
-                    if read = buffer.Length then
-                        buffer
-                    else
-                        buffer[0 .. read - 1]
-            else
-                // Chunked: the limit is on the body's bytes. Kestrel's own limit would count the
-                // chunk framing too and refuse bodies below the limit, so the shell counts.
-                use copy = new MemoryStream()
-                let buffer = System.Buffers.ArrayPool<byte>.Shared.Rent 16384
-
                 try
-                    let mutable finished = false
-
                     while not finished do
-                        let! n = request.Body.ReadAsync(buffer.AsMemory())
+                        if read = buffer.Length then
+                            let bigger =
+                                pool.Rent(int (min (int64 read * 2L) (options.MaxRequestBodyBytes + 1L)))
+
+                            Buffer.BlockCopy(buffer, 0, bigger, 0, read)
+                            pool.Return buffer
+                            buffer <- bigger
+
+                        let! n = request.Body.ReadAsync(buffer.AsMemory(read))
 
                         if n = 0 then
                             finished <- true
-                        elif copy.Length + int64 n > options.MaxRequestBodyBytes then
-                            raise (Microsoft.AspNetCore.Http.BadHttpRequestException("Request body too large.", 413))
                         else
-                            copy.Write(buffer, 0, n)
-                finally
-                    System.Buffers.ArrayPool<byte>.Shared.Return buffer
+                            // The limit is on the body's bytes: chunk framing does not count.
+                            if int64 read + int64 n > options.MaxRequestBodyBytes then
+                                refuse 413 "Request body too large."
 
-                return copy.ToArray()
+                            if Interlocked.Add(&buffered, int64 n) > options.MaxBufferedBodyBytes then
+                                Interlocked.Add(&buffered, -(int64 n)) |> ignore
+                                refuse 503 "Too many request bytes held."
+
+                            read <- read + n
+
+                    return struct (buffer, read)
+                with e ->
+                    Interlocked.Add(&buffered, -(int64 read)) |> ignore
+                    pool.Return buffer
+                    return raise e
         }
 
-    let requestOf id port (context: HttpContext) body =
+    let releaseBody =
+        Action<byte array, int>(fun buffer length ->
+            if buffer.Length > 0 then
+                Interlocked.Add(&buffered, -(int64 length)) |> ignore
+                ArrayPool<byte>.Shared.Return buffer)
+
+    /// What Kestrel lets through and HTTP forbids (RFC 9110 5.5, 8.6; RFC 9112 6.1): control
+    /// bytes in a header value, a Content-Length that is not digits, chunked applied twice.
+    static let malformedHead (request: HttpRequest) =
+        let mutable bad = false
+
+        for KeyValue(_, values) in request.Headers do
+            for value in values do
+                if not (isNull value) then
+                    for c in value do
+                        if (c < ' ' && c <> '\t') || c = '\127' then
+                            bad <- true
+
+        if not bad && request.Headers.ContainsKey "Content-Length" then
+            for value in request.Headers["Content-Length"] do
+                if String.IsNullOrEmpty value || not (Seq.forall Char.IsAsciiDigit value) then
+                    bad <- true
+
+        if not bad && request.Headers.ContainsKey "Transfer-Encoding" then
+            let chunked =
+                request.Headers["Transfer-Encoding"]
+                |> Seq.collect (fun v -> v.Split ',')
+                |> Seq.filter (fun v -> String.Equals(v.Trim(), "chunked", StringComparison.OrdinalIgnoreCase))
+                |> Seq.length
+
+            if chunked > 1 then
+                bad <- true
+
+        bad
+
+    /// The target the script sees: as sent, but the path and query of an absolute-form target
+    /// (`GET http://host/a?b HTTP/1.1`), which a client sends only to a proxy.
+    static let originForm (raw: string) =
+        let scheme = raw.IndexOf "://"
+
+        if raw.StartsWith "/" || raw = "*" || scheme < 0 then
+            raw
+        else
+            let rest = raw.AsSpan(scheme + 3)
+            let at = rest.IndexOfAny('/', '?')
+
+            if at < 0 then "/"
+            elif rest[at] = '?' then "/" + rest.Slice(at).ToString()
+            else rest.Slice(at).ToString()
+
+    let requestOf id port (context: HttpContext) (struct (body: byte array, length: int)) =
         let request = context.Request
         let raw = context.Features.Get<IHttpRequestFeature>()
 
@@ -447,7 +570,7 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
             if isNull raw || String.IsNullOrEmpty raw.RawTarget then
                 request.Path.Value
             else
-                raw.RawTarget
+                originForm raw.RawTarget
 
         let headers =
             [|
@@ -464,7 +587,18 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
             else
                 remote.ToString()
 
-        IncomingRequest(id, port, request.Method, target, headers, body, address, context.Connection.RemotePort)
+        IncomingRequest(
+            id,
+            port,
+            request.Method,
+            target,
+            headers,
+            body,
+            length,
+            address,
+            context.Connection.RemotePort,
+            releaseBody
+        )
 
     let isWebSocketRequest (context: HttpContext) =
         let upgrade = context.Features.Get<IHttpUpgradeFeature>()
@@ -642,6 +776,9 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
                                         WebSocketMessageType.Text
 
                                 do! socket.SendAsync(ArraySegment data, kind, true, CancellationToken.None)
+
+                            if not (isNull data) then
+                                Interlocked.Add(&client.Queued, -(int64 data.Length)) |> ignore
                         with _ ->
                             // The peer went away; the receive side reports it.
                             ()
@@ -650,80 +787,72 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
     let acceptWebSocket (context: HttpContext) (client: WebSocketClient) (extra: KeyValuePair<string, string> array) =
         task {
             let key = context.Request.Headers["Sec-WebSocket-Key"].ToString()
-            let version = context.Request.Headers["Sec-WebSocket-Version"].ToString()
 
-            let validKey =
-                try
-                    key <> "" && Convert.FromBase64String(key).Length = 16
-                with _ ->
-                    false
+            let accept =
+                Convert.ToBase64String(SHA1.HashData(Encoding.ASCII.GetBytes(key + websocketGuid)))
 
-            if not validKey || version <> "13" then
-                context.Response.StatusCode <- 400
-                context.Response.Headers["Sec-WebSocket-Version"] <- "13"
-                context.Response.ContentLength <- 0L
-                log context 400
-                post (Input.ClientClosed(client.Id, Some 1002, Some "Bad handshake"))
-            else
-                let accept =
-                    Convert.ToBase64String(SHA1.HashData(Encoding.ASCII.GetBytes(key + websocketGuid)))
+            let offered =
+                context.Request.Headers["Sec-WebSocket-Protocol"].ToString().Split(',')
+                |> Array.map (fun s -> s.Trim())
+                |> Array.filter (fun s -> s <> "")
 
-                let offered =
-                    context.Request.Headers["Sec-WebSocket-Protocol"].ToString().Split(',')
-                    |> Array.map (fun s -> s.Trim())
-                    |> Array.filter (fun s -> s <> "")
+            let mutable subprotocol = null
+            let response = context.Response
+            response.StatusCode <- 101
+            response.Headers.Connection <- "Upgrade"
+            response.Headers.Upgrade <- "websocket"
+            response.Headers["Sec-WebSocket-Accept"] <- accept
 
-                let mutable subprotocol = null
-                let response = context.Response
-                response.StatusCode <- 101
-                response.Headers.Connection <- "Upgrade"
-                response.Headers.Upgrade <- "websocket"
-                response.Headers["Sec-WebSocket-Accept"] <- accept
+            for KeyValue(name, value) in extra do
+                if String.Equals(name, "Sec-WebSocket-Protocol", StringComparison.OrdinalIgnoreCase) then
+                    let wanted = value.Split(',') |> Array.map (fun s -> s.Trim())
 
-                for KeyValue(name, value) in extra do
-                    if String.Equals(name, "Sec-WebSocket-Protocol", StringComparison.OrdinalIgnoreCase) then
-                        let wanted = value.Split(',') |> Array.map (fun s -> s.Trim())
+                    match wanted |> Array.tryFind (fun w -> Array.contains w offered) with
+                    | Some chosen ->
+                        subprotocol <- chosen
+                        response.Headers["Sec-WebSocket-Protocol"] <- chosen
+                    | None -> ()
+                else
+                    response.Headers.Append(name, value)
 
-                        match wanted |> Array.tryFind (fun w -> Array.contains w offered) with
-                        | Some chosen ->
-                            subprotocol <- chosen
-                            response.Headers["Sec-WebSocket-Protocol"] <- chosen
-                        | None -> ()
-                    else
-                        response.Headers.Append(name, value)
+            log context 101
+            let upgrade = context.Features.Get<IHttpUpgradeFeature>()
+            let! stream = upgrade.UpgradeAsync()
 
-                log context 101
-                let upgrade = context.Features.Get<IHttpUpgradeFeature>()
-                let! stream = upgrade.UpgradeAsync()
+            let socketOptions =
+                WebSocketCreationOptions(
+                    IsServer = true,
+                    SubProtocol = subprotocol,
+                    KeepAliveInterval = options.PingInterval,
+                    KeepAliveTimeout = options.PingInterval
+                )
 
-                let socketOptions =
-                    WebSocketCreationOptions(
-                        IsServer = true,
-                        SubProtocol = subprotocol,
-                        KeepAliveInterval = options.PingInterval,
-                        KeepAliveTimeout = options.PingInterval
-                    )
+            let created: WebSocket ref = ref null
 
-                let created: WebSocket ref = ref null
+            let abandoned () =
+                let aborted =
+                    not (isNull created.Value) && created.Value.State = WebSocketState.Aborted
 
-                let abandoned () =
-                    let aborted =
-                        not (isNull created.Value) && created.Value.State = WebSocketState.Aborted
+                if aborted then
+                    context.Abort()
 
-                    if aborted then
-                        context.Abort()
+                aborted
 
-                    aborted
+            let watched = new WatchedStream(stream, abandoned)
+            use socket = WebSocket.CreateFromStream(watched, socketOptions)
+            created.Value <- socket
+            client.Socket <- socket
 
-                let watched = new WatchedStream(stream, abandoned)
-                use socket = WebSocket.CreateFromStream(watched, socketOptions)
-                created.Value <- socket
-                let sending = sendLoop client socket
-                do! receiveLoop client socket watched
-                client.Sends.Writer.TryComplete() |> ignore
-                do! sending
-                watched.Finish()
-                clients.TryRemove(client.Id) |> ignore
+            // The script may have sent past the cap before the handshake was done.
+            if Volatile.Read(&client.Overflowed) = 1 then
+                socket.Abort()
+
+            let sending = sendLoop client socket
+            do! receiveLoop client socket watched
+            client.Sends.Writer.TryComplete() |> ignore
+            do! sending
+            watched.Finish()
+            clients.TryRemove(client.Id) |> ignore
         }
 
     let respond (context: HttpContext) (answers: Channel<Outgoing>) =
@@ -777,54 +906,158 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
             | :? Microsoft.AspNetCore.Connections.ConnectionResetException -> () // the client went away; the script is not told
         }
 
+    /// A WebSocket handshake the shell can complete (RFC 6455 4.2.1): a 16-byte key, version 13.
+    static let validHandshake (request: HttpRequest) =
+        let key = request.Headers["Sec-WebSocket-Key"].ToString()
+
+        let validKey =
+            try
+                key <> "" && Convert.FromBase64String(key).Length = 16
+            with _ ->
+                false
+
+        validKey && request.Headers["Sec-WebSocket-Version"].ToString() = "13"
+
+    /// Answers a request the script never sees, and closes the connection after it when the
+    /// rest of the request was not read.
+    let refuseRequest (context: HttpContext) status close =
+        let response = context.Response
+        response.StatusCode <- status
+        response.ContentLength <- 0L
+
+        if status = 503 then
+            response.Headers.RetryAfter <- "1"
+
+        if close then
+            // The rest of the body is not read: close rather than drain it.
+            response.Headers.Connection <- "close"
+
+        log context status
+
+    /// Answers 503 for the computer a request that waited in its mailbox past its deadline, if
+    /// the computer has not taken it meanwhile.
+    let expire (p: Pending) =
+        if Interlocked.CompareExchange(&p.Claim, 2, 0) = 0 then
+            Interlocked.Decrement(&unseen) |> ignore
+            p.Answers.Writer.TryWrite Outgoing.Unavailable |> ignore
+
+    /// Runs every 100 ms: requests still in the mailbox past their deadline get 503 even while
+    /// the computer is busy (running Lua, or stuck in a native call).
+    let sweep () =
+        if Interlocked.Exchange(&sweeping, 1) = 0 then
+            try
+                let now = options.Clock.Invoke()
+                let wait = int64 options.WaitDeadline.TotalMilliseconds
+                let mutable more = true
+
+                while more do
+                    match posted.TryPeek() with
+                    | true, p when Volatile.Read(&p.Claim) <> 0 -> posted.TryDequeue() |> ignore
+                    | true, p when now - p.Arrived >= wait ->
+                        expire p
+                        posted.TryDequeue() |> ignore
+                    | _ -> more <- false
+            finally
+                Volatile.Write(&sweeping, 0)
+
+    let sweeper = new Timer((fun _ -> sweep ()), null, 100, 100)
+
     let handle (port: Port) (gate: Gate) (context: HttpContext) : Task =
         task {
             let upgrade = isWebSocketRequest context
 
-            let! body =
-                task {
-                    if upgrade then
-                        return Some(Array.Empty<byte>())
-                    else
-                        try
-                            let! bytes = readBody context.Request
-                            return Some bytes
-                        with :? Microsoft.AspNetCore.Http.BadHttpRequestException as e ->
-                            context.Response.StatusCode <- e.StatusCode
-                            context.Response.ContentLength <- 0L
-                            // The rest of the body is not read: close rather than drain it.
-                            context.Response.Headers.Connection <- "close"
-                            log context e.StatusCode
-                            return None
-                }
+            // Plain requests are counted until their answer is written: shutdown waits for them.
+            if not upgrade then
+                Interlocked.Increment(&handlers) |> ignore
 
-            match body with
-            | None -> ()
-            | Some body ->
-                let id = Interlocked.Increment(&nextRequest)
-                let request = requestOf id port context body
-
-                let answers =
-                    Channel.CreateUnbounded<Outgoing>(UnboundedChannelOptions(SingleReader = true, SingleWriter = true))
-
-                pending[id] <- { Request = request; Answers = answers }
-
-                try
-                    let routed =
-                        lock gate (fun () ->
-                            if closed || gate.Released then
-                                false
+            try
+                let! body =
+                    task {
+                        if malformedHead context.Request then
+                            refuseRequest context 400 true
+                            return ValueNone
+                        elif upgrade then
+                            if validHandshake context.Request then
+                                return ValueSome(struct (Array.Empty<byte>(), 0))
                             else
-                                post (Input.RequestArrived(id, port, upgrade))
-                                true)
+                                // Refused before the computer hears of it: no connect, no close.
+                                context.Response.Headers["Sec-WebSocket-Version"] <- "13"
+                                refuseRequest context 400 false
+                                return ValueNone
+                        else
+                            try
+                                let! body = readBody context.Request
+                                return ValueSome body
+                            with
+                            | :? Microsoft.AspNetCore.Http.BadHttpRequestException as e ->
+                                refuseRequest context e.StatusCode true
+                                return ValueNone
+                            | :? Microsoft.AspNetCore.Connections.ConnectionResetException
+                            | :? OperationCanceledException -> return ValueNone // the client went away
+                            | _ when context.RequestAborted.IsCancellationRequested -> return ValueNone
+                            | _ ->
+                                // Kestrel's chunked parser reports some malformed bodies with a
+                                // plain IOException or worse (a chunk size past 2^31): a bad request.
+                                refuseRequest context 400 true
+                                return ValueNone
+                    }
 
-                    if not routed then
-                        answers.Writer.TryWrite Outgoing.Unavailable |> ignore
+                match body with
+                | ValueNone -> ()
+                | ValueSome body ->
+                    let id = Interlocked.Increment(&nextRequest)
+                    let request = requestOf id port context body
 
-                    do! respond context answers
-                finally
-                    pending.TryRemove(id) |> ignore
+                    let answers =
+                        Channel.CreateUnbounded<Outgoing>(
+                            UnboundedChannelOptions(SingleReader = true, SingleWriter = false)
+                        )
+
+                    let p = Pending(request, answers, options.Clock.Invoke())
+                    pending[id] <- p
+
+                    try
+                        let routed =
+                            lock gate (fun () ->
+                                if closed || gate.Released then
+                                    false
+                                elif Interlocked.Increment(&unseen) > Volatile.Read(&room) then
+                                    // The computer has no room for it: it would only wait to be refused.
+                                    Interlocked.Decrement(&unseen) |> ignore
+                                    false
+                                else
+                                    posted.Enqueue p
+                                    post (Input.RequestArrived(id, port, upgrade, p.Arrived))
+                                    true)
+
+                        if not routed then
+                            Volatile.Write(&p.Claim, 2)
+                            answers.Writer.TryWrite Outgoing.Unavailable |> ignore
+
+                        do! respond context answers
+                    finally
+                        pending.TryRemove(id) |> ignore
+                        request.Release()
+            finally
+                if not upgrade then
+                    Interlocked.Decrement(&handlers) |> ignore
         }
+
+    /// Connections past the limit are closed as soon as they are accepted, before they cost more
+    /// than the moment: the process never runs out of file descriptors because of its peers.
+    let limitConnections (next: Microsoft.AspNetCore.Connections.ConnectionDelegate) =
+        Microsoft.AspNetCore.Connections.ConnectionDelegate(fun connection ->
+            if Interlocked.Increment(&connections) > options.MaxConnections then
+                Interlocked.Decrement(&connections) |> ignore
+                connection.Abort()
+                Task.CompletedTask
+            else
+                task {
+                    try
+                        do! next.Invoke connection
+                    finally
+                        Interlocked.Decrement(&connections) |> ignore
+                })
 
     /// Opens a Kestrel server on the port (0: any free one); the bound port, or why it failed.
     member _.Bind(port: Port) : Result<Port, string> =
@@ -837,9 +1070,14 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
             kestrel.Limits.MaxRequestHeadersTotalSize <- options.MaxRequestHeaderBytes
             kestrel.Limits.MaxRequestHeaderCount <- options.MaxRequestHeaderCount
             kestrel.Limits.RequestHeadersTimeout <- options.RequestHeadersTimeout
+            kestrel.Limits.KeepAliveTimeout <- options.KeepAliveTimeout
             kestrel.AllowSynchronousIO <- false
             kestrel.ApplicationServices <- ServiceCollection().BuildServiceProvider()
-            kestrel.Listen(IPEndPoint(options.Address, port))
+
+            kestrel.Listen(
+                IPEndPoint(options.Address, port),
+                fun listen -> listen.Use(Func<_, _>(limitConnections)) |> ignore
+            )
 
             let transport =
                 SocketTransportFactory(Options.Create(SocketTransportOptions()), NullLoggerFactory.Instance)
@@ -881,15 +1119,39 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
         | true, endpoint ->
             lock endpoint.Gate (fun () -> endpoint.Gate.Released <- true)
             // StopAsync unbinds first (the port is free again at once), then lets open requests
-            // finish for up to the drain timeout before it aborts them. Nobody waits for it.
+            // finish for up to the drain timeout before it aborts them. Shutdown waits for it.
             let drain = new CancellationTokenSource(options.DrainTimeout)
-            let stopping = endpoint.Server.StopAsync(drain.Token)
 
-            stopping.ContinueWith(fun (_: Task) ->
-                drain.Dispose()
-                endpoint.Server.Dispose())
-            |> ignore
+            let stopped =
+                endpoint.Server
+                    .StopAsync(drain.Token)
+                    .ContinueWith(fun (_: Task) ->
+                        drain.Dispose()
+                        endpoint.Server.Dispose())
+
+            stopping.Add stopped
         | _ -> ()
+
+    /// The computer takes a posted request (called on its thread before the core hears of it):
+    /// false when the shell already answered it (it waited past its deadline).
+    member _.Claim(id: RequestId) =
+        match pending.TryGetValue id with
+        | true, p ->
+            if Interlocked.CompareExchange(&p.Claim, 1, 0) = 0 then
+                Interlocked.Decrement(&unseen) |> ignore
+                true
+            else
+                false
+        | _ -> true
+
+    /// How many more requests the core can take now (room in its queue and its backlog).
+    member _.SetRoom(n: int) = Volatile.Write(&room, n)
+
+    /// Connections open now, every port together.
+    member _.Connections = Volatile.Read(&connections)
+
+    /// Request-body bytes held now.
+    member _.BufferedBodyBytes = Interlocked.Read(&buffered)
 
     /// The request, while it waits for its answer.
     member _.TryGetRequest(id: RequestId) : IncomingRequest =
@@ -912,9 +1174,30 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
         | true, p -> p.Answers.Writer.TryWrite(Outgoing.Accept(c, headers)) |> ignore
         | _ -> post (Input.ClientClosed(client, Some 1006, Some "Connection lost"))
 
+    /// Queues a message for a client. A client that does not read while the script keeps
+    /// sending is given up once its queue passes the cap: the connection is aborted and the
+    /// script hears `closed` with 1008; the script's `send` itself never fails for it.
     member _.SendMessage(client: ClientId, data: byte array, binary: bool) =
         match clients.TryGetValue client with
-        | true, c -> c.Sends.Writer.TryWrite(struct (data, binary, 0, null)) |> ignore
+        | true, c when Volatile.Read(&c.Overflowed) = 0 ->
+            if Interlocked.Add(&c.Queued, int64 data.Length) > options.MaxSendQueueBytes then
+                if Interlocked.Exchange(&c.Overflowed, 1) = 0 then
+                    post (Input.ClientClosed(client, Some 1008, Some "Send queue full"))
+                    c.Sends.Writer.TryComplete() |> ignore
+
+                    // Drop what waits: it will never be sent.
+                    let mutable item = Unchecked.defaultof<_>
+
+                    while c.Sends.Reader.TryRead(&item) do
+                        ()
+
+                    match c.Socket with
+                    | null -> ()
+                    | socket -> socket.Abort()
+
+                    c.Resume.Release() |> ignore
+            else
+                c.Sends.Writer.TryWrite(struct (data, binary, 0, null)) |> ignore
         | _ -> ()
 
     member _.Close(client: ClientId, code: int, reason: string) =
@@ -929,16 +1212,31 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
         | true, c -> c.Resume.Release() |> ignore
         | _ -> ()
 
-    /// Stops every server (answering what still waits with 503) and waits briefly for them.
+    /// Stops every server. Whatever still waits is answered 503 first, and the servers stop
+    /// only once every request handler has put its answer on the wire (or the shutdown timeout
+    /// passed): a computer that ends leaves no client without its answer.
     member this.Dispose() =
         closed <- true
+        sweeper.Dispose()
+        let until = DateTime.UtcNow + options.ShutdownTimeout
 
         for KeyValue(_, p) in pending do
+            if Interlocked.CompareExchange(&p.Claim, 2, 0) = 0 then
+                Interlocked.Decrement(&unseen) |> ignore
+
             p.Answers.Writer.TryWrite Outgoing.Unavailable |> ignore
+
+        while Volatile.Read(&handlers) > 0 && DateTime.UtcNow < until do
+            Thread.Sleep 5
+
+        // What is left now is WebSocket connections (their close frames are on their way) and
+        // idle keep-alive connections: a short grace, then Kestrel aborts what remains.
+        let grace =
+            min (TimeSpan.FromSeconds 2.0) (max TimeSpan.Zero (until - DateTime.UtcNow))
 
         let stop (e: Endpoint) : Task =
             task {
-                use cts = new CancellationTokenSource(TimeSpan.FromSeconds 2.0)
+                use cts = new CancellationTokenSource(grace)
 
                 try
                     do! e.Server.StopAsync(cts.Token)
@@ -954,10 +1252,12 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
                     match endpoints.TryRemove port with
                     | true, e -> yield stop e
                     | _ -> ()
+
+                yield! stopping
             |]
 
         try
-            Task.WaitAll(stops, TimeSpan.FromSeconds 3.0) |> ignore
+            Task.WaitAll(stops, grace + TimeSpan.FromSeconds 1.0) |> ignore
         with _ ->
             ()
 

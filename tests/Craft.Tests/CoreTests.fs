@@ -24,7 +24,7 @@ let private arrivals (steps: Step list) =
     steps
     |> List.choose (fun s ->
         match s.Input with
-        | Input.RequestArrived(id, _, _) -> Some id
+        | Input.RequestArrived(id, _, _, _) -> Some id
         | _ -> None)
 
 /// The events of one client that the script saw, in order.
@@ -194,7 +194,7 @@ let properties =
                         Expect.equal discarded (step.Before.Queue.Count >= s.Limits.QueueCapacity) "dropped with room"
                     | Input.QueueEvent(_, payload, Origin.Host) when not step.Before.Stopped ->
                         Expect.isFalse (List.contains (Effect.Discard payload) step.Effects) "a host event was dropped"
-                    | Input.RequestArrived(id, _, _) ->
+                    | Input.RequestArrived(id, _, _, _) ->
                         let kept = step.After.Requests.ContainsKey id
 
                         let answered =
@@ -363,7 +363,12 @@ let examples =
                 Expect.equal fx [ Effect.Reply(Reply.ServerOpened 8080) ] "no second bind"
 
                 let s, fx =
-                    stepAll [ Input.RequestArrived(1L, 8080, true); Input.RequestArrived(2L, 8080, false) ] s
+                    stepAll
+                        [
+                            Input.RequestArrived(1L, 8080, true, 0L)
+                            Input.RequestArrived(2L, 8080, false, 0L)
+                        ]
+                        s
 
                 Expect.contains fx (Effect.Accept(1L, 1L)) "upgrade accepted"
                 Expect.isTrue (s.Requests.ContainsKey 2L) "plain request to the listener"
@@ -377,18 +382,18 @@ let examples =
                 let s, _ =
                     stepAll [ Input.OpenWebSocketServer 9000; Input.BindSucceeded(9000, 9000) ] start
 
-                let _, fx = Core.step (Input.RequestArrived(7L, 9000, false)) s
+                let _, fx = Core.step (Input.RequestArrived(7L, 9000, false, 0L)) s
                 Expect.equal fx [ Effect.Answer(7L, Answer.UpgradeRequired) ] "426"
             }
 
             test "a request to a port nobody listens on: 503" {
-                let _, fx = Core.step (Input.RequestArrived(7L, 1234, false)) start
+                let _, fx = Core.step (Input.RequestArrived(7L, 1234, false, 0L)) start
                 Expect.equal fx [ Effect.Answer(7L, Answer.Unavailable) ] "503"
             }
 
             test "a request is delivered to a waiting script and answered with the script's response" {
                 let s, fx =
-                    stepAll [ Input.PullEvent; Input.RequestArrived(5L, 8080, false) ] (listening 8080)
+                    stepAll [ Input.PullEvent; Input.RequestArrived(5L, 8080, false, 0L) ] (listening 8080)
 
                 Expect.equal fx [ Effect.Deliver(Event.HttpRequest(8080, 5L)) ] "delivered at once"
                 let _, fx = Core.step (Input.CloseResponse 5L) s
@@ -398,7 +403,11 @@ let examples =
             test "the deadline sends the buffered response of a held request, counted from queueing" {
                 let s, _ =
                     stepAll
-                        [ Input.Tick 1000L; Input.RequestArrived(5L, 8080, false); Input.PullEvent ]
+                        [
+                            Input.Tick 1000L
+                            Input.RequestArrived(5L, 8080, false, 1000L)
+                            Input.PullEvent
+                        ]
                         (listening 8080)
 
                 let s, fx = Core.step (Input.Tick 15_999L) s
@@ -409,9 +418,38 @@ let examples =
                 Expect.isEmpty fx "closing afterwards changes nothing"
             }
 
+            test "a request read before its deadline passed but heard of after it gets 503 at once" {
+                let s, _ = stepAll [ Input.Tick 20_000L ] (listening 8080)
+                let s, fx = Core.step (Input.RequestArrived(5L, 8080, false, 4_000L)) s
+                Expect.equal fx [ Effect.Answer(5L, Answer.Unavailable) ] "expired while the computer was busy"
+                Expect.isFalse (Core.isPending 5L s) "not kept"
+            }
+
+            test "a request's wait in the backlog counts from when the shell read it" {
+                let limits =
+                    { Limits.defaults with
+                        QueueCapacity = 1
+                        ResponseDeadline = 1_000L
+                    }
+
+                let s, _ =
+                    stepAll
+                        [
+                            Input.AddListener 80
+                            Input.BindSucceeded(80, 80)
+                            Input.Tick 500L
+                            Input.RequestArrived(1L, 80, false, 500L)
+                            Input.RequestArrived(2L, 80, false, 100L)
+                        ]
+                        (Core.initial limits)
+
+                let _, fx = Core.step (Input.Tick 1_100L) s
+                Expect.equal fx [ Effect.Answer(2L, Answer.Unavailable) ] "read at 100, so due at 1,100"
+            }
+
             test "flush restarts the deadline, so a stream is limited by idle time" {
                 let s, _ =
-                    stepAll [ Input.RequestArrived(5L, 8080, false); Input.PullEvent ] (listening 8080)
+                    stepAll [ Input.RequestArrived(5L, 8080, false, 0L); Input.PullEvent ] (listening 8080)
 
                 let s, fx =
                     stepAll [ Input.Tick 10_000L; Input.FlushResponse 5L; Input.Tick 20_000L ] s
@@ -431,7 +469,9 @@ let examples =
                 let s, _ =
                     stepAll [ Input.AddListener 80; Input.BindSucceeded(80, 80) ] (Core.initial limits)
 
-                let s, fx = stepAll [ for i in 1L .. 3L -> Input.RequestArrived(i, 80, false) ] s
+                let s, fx =
+                    stepAll [ for i in 1L .. 3L -> Input.RequestArrived(i, 80, false, 0L) ] s
+
                 Expect.equal fx [ Effect.Answer(3L, Answer.Unavailable) ] "third refused"
                 Expect.equal s.Requests[2L].Stage RequestStage.Backlog "second waits"
                 let s, fx = Core.step Input.PullEvent s
@@ -440,7 +480,7 @@ let examples =
             }
 
             test "a request whose deadline passes while waiting gets 503 and its event disappears" {
-                let s, _ = stepAll [ Input.RequestArrived(1L, 80, false) ] (listening 80)
+                let s, _ = stepAll [ Input.RequestArrived(1L, 80, false, 0L) ] (listening 80)
                 let s, fx = Core.step (Input.Tick 15_000L) s
                 Expect.equal fx [ Effect.Answer(1L, Answer.Unavailable) ] "503"
                 Expect.equal s.Queue.Count 0 "event removed"
@@ -450,9 +490,9 @@ let examples =
                 let s, _ =
                     stepAll
                         [
-                            Input.RequestArrived(1L, 80, false)
+                            Input.RequestArrived(1L, 80, false, 0L)
                             Input.PullEvent
-                            Input.RequestArrived(2L, 80, false)
+                            Input.RequestArrived(2L, 80, false, 0L)
                         ]
                         (listening 80)
 
@@ -500,7 +540,7 @@ let examples =
                         [
                             Input.OpenWebSocketServer 90
                             Input.BindSucceeded(90, 90)
-                            Input.RequestArrived(1L, 90, true)
+                            Input.RequestArrived(1L, 90, true, 0L)
                         ]
                         start
 
@@ -519,7 +559,7 @@ let examples =
                         [
                             Input.OpenWebSocketServer 90
                             Input.BindSucceeded(90, 90)
-                            Input.RequestArrived(1L, 90, true)
+                            Input.RequestArrived(1L, 90, true, 0L)
                         ]
                         start
 
@@ -550,7 +590,7 @@ let examples =
                         [
                             Input.OpenWebSocketServer 90
                             Input.BindSucceeded(90, 90)
-                            Input.RequestArrived(1L, 90, true)
+                            Input.RequestArrived(1L, 90, true, 0L)
                         ]
                         (Core.initial limits)
 
@@ -569,8 +609,8 @@ let examples =
                     stepAll
                         [
                             Input.OpenWebSocketServer 80
-                            Input.RequestArrived(1L, 80, false)
-                            Input.RequestArrived(2L, 80, true)
+                            Input.RequestArrived(1L, 80, false, 0L)
+                            Input.RequestArrived(2L, 80, true, 0L)
                         ]
                         (listening 80)
 
@@ -585,7 +625,7 @@ let examples =
                     ]
                     "everything closed"
 
-                let _, fx = Core.step (Input.RequestArrived(3L, 80, false)) s
+                let _, fx = Core.step (Input.RequestArrived(3L, 80, false, 0L)) s
                 Expect.equal fx [ Effect.Answer(3L, Answer.Unavailable) ] "later requests 503"
             }
         ]

@@ -18,7 +18,8 @@ type Command =
     | RemoveListener of port: Port
     | OpenServer of port: Port
     | CloseServer of port: Port
-    | Request of port: Port * upgrade: bool
+    /// `lag`: how long before the core heard of it the shell finished reading it.
+    | Request of port: Port * upgrade: bool * lag: int
     | Pull
     | Respond of pick: int
     | Flush of pick: int
@@ -60,7 +61,12 @@ let command: Gen<Command> =
             2, Gen.map RemoveListener knownPort
             3, Gen.map OpenServer port
             2, Gen.map CloseServer knownPort
-            10, Gen.map2 (fun p u -> Request(p, u)) knownPort (Gen.elements [ false; false; true ])
+            10,
+            Gen.map3
+                (fun p u lag -> Request(p, u, lag))
+                knownPort
+                (Gen.elements [ false; false; true ])
+                (Gen.frequency [ 6, Gen.constant 0; 1, Gen.choose (0, 150) ])
             10, Gen.constant Pull
             5, Gen.map Respond pick
             1, Gen.map Flush pick
@@ -190,9 +196,9 @@ let private play (d: Driver) command =
     | RemoveListener p -> feed (Input.RemoveListener p) d
     | OpenServer p -> feed (Input.OpenWebSocketServer p) d
     | CloseServer p -> feed (Input.CloseWebSocketServer p) d
-    | Request(p, upgrade) ->
+    | Request(p, upgrade, lag) ->
         feed
-            (Input.RequestArrived(d.NextRequest, p, upgrade))
+            (Input.RequestArrived(d.NextRequest, p, upgrade, s.Now - int64 lag))
             { d with
                 NextRequest = d.NextRequest + 1L
             }

@@ -23,6 +23,7 @@ let main argv =
                     CoreTests.tests
                     WebSocketTests.tests
                     HttpTests.tests
+                    ReliabilityTests.tests
                     ComputerTests.tests
                     LuaLibraryTests.tests
                     CliTests.tests

@@ -248,7 +248,18 @@ function http.listen(port, callback)
             if name == "terminate" then error("Terminated", 0) end
             if name == "server_stop" then return end
             if name == "http_request" and e[2] == port then
-                if callback(e[3], e[4]) then return end
+                local res = e[4]
+                local handled, stop = pcall(callback, e[3], res)
+                if not handled then
+                    -- The client learns at once that its request failed; the error goes on.
+                    local st = states[res]
+                    if st and live[st.id] then
+                        live[st.id] = nil
+                        n.resFail(st.id)
+                    end
+                    error(stop, 0)
+                end
+                if stop then return end
             end
         end
     end)
