@@ -19,6 +19,26 @@ let private configuration =
 let private craftDll =
     Path.Combine(LuaLibraryTests.repoRoot, "src", "Craft.Cli", "bin", configuration, "net10.0", "craft.dll")
 
+/// Starts `dotnet craft.dll args` with its standard streams redirected to the test.
+let startCraft (args: string list) =
+    let dotnet =
+        match Environment.GetEnvironmentVariable "DOTNET_HOST_PATH" with
+        | null
+        | "" -> "dotnet"
+        | path -> path
+
+    let info = ProcessStartInfo(dotnet)
+    info.ArgumentList.Add craftDll
+
+    for a in args do
+        info.ArgumentList.Add a
+
+    info.RedirectStandardOutput <- true
+    info.RedirectStandardError <- true
+    info.RedirectStandardInput <- true
+    info.UseShellExecute <- false
+    Process.Start info
+
 let private script name =
     Path.Combine(AppContext.BaseDirectory, "lua", "computer", name)
 
@@ -27,23 +47,7 @@ type private Result = { Code: int; Out: string; Err: string }
 /// Runs `dotnet craft.dll args` with no input; fails the test after 30 s.
 let private craft (args: string list) =
     task {
-        let dotnet =
-            match Environment.GetEnvironmentVariable "DOTNET_HOST_PATH" with
-            | null
-            | "" -> "dotnet"
-            | path -> path
-
-        let info = ProcessStartInfo(dotnet)
-        info.ArgumentList.Add craftDll
-
-        for a in args do
-            info.ArgumentList.Add a
-
-        info.RedirectStandardOutput <- true
-        info.RedirectStandardError <- true
-        info.RedirectStandardInput <- true
-        info.UseShellExecute <- false
-        use proc = Process.Start info
+        use proc = startCraft args
         proc.StandardInput.Close()
         let out = proc.StandardOutput.ReadToEndAsync()
         let err = proc.StandardError.ReadToEndAsync()

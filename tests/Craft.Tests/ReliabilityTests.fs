@@ -140,6 +140,41 @@ let private endings =
                 r.Computer.DisposeAsync().AsTask().Wait(patience) |> ignore
         })
 
+/// The same through `craft run`, whose process exits as soon as the computer ends: what was not
+/// on the wire by then is lost.
+let private endingProcess =
+    [ "return"; "shutdown" ]
+    |> List.map (fun how ->
+        testTask $"craft run: a script that ends ({how}) with 200 requests waiting answers every one before exiting" {
+            let proc = CliTests.startCraft [ "run"; script "ending.lua"; how ]
+
+            try
+                let! first = proc.StandardOutput.ReadLineAsync()
+                let port = (portLine first).Value
+                let firstRequest = rawGet port "/first"
+                let! line = proc.StandardOutput.ReadLineAsync()
+                Expect.equal line "first" "the script holds the first request"
+                let others = [ for i in 2..200 -> rawGet port $"/{i}" ]
+                // Let them reach the server before the script ends (sent, not timed).
+                do! Task.Delay 1000
+                do! proc.StandardInput.WriteLineAsync "end"
+                do! proc.StandardInput.FlushAsync()
+                let! responses = Task.WhenAll(firstRequest :: others)
+                let responses = List.ofArray responses
+
+                Expect.isTrue
+                    (List.forall unavailable responses)
+                    $"every client has a whole 503 before the process exits: {statuses responses}"
+
+                do! withinUnit "craft to exit" (proc.WaitForExitAsync())
+                Expect.equal proc.ExitCode 0 "exit code"
+            finally
+                if not proc.HasExited then
+                    proc.Kill true
+
+                proc.Dispose()
+        })
+
 let failedHandlers =
     testList
         "answers the script did not give"
@@ -462,7 +497,7 @@ let tests =
         "reliability"
         [
             overload
-            testList "ending" endings
+            testList "ending" (endings @ endingProcess)
             failedHandlers
             memory
             connections
