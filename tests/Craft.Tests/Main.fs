@@ -28,6 +28,7 @@ let main argv =
                     LuaLibraryTests.tests
                     CliTests.tests
                     CSharpApiTests.tests
+                    FuzzTests.tests
                 ])
 
     // A plain closing line that any CI reader understands, after Expecto's own summary.

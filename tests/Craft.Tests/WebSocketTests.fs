@@ -474,6 +474,46 @@ let protocol =
                     do! stopsClean s
                 })
 
+            echoTest "a 64-bit length with its top bit set closes with 1002; the server serves on" (fun s ->
+                task {
+                    // FIN + binary; masked, 64-bit length; the length 2^63; the masking key; and the
+                    // first payload bytes in the same write, so that the server reads them with the
+                    // header (on them the old frame follower spun forever).
+                    let header =
+                        Array.concat
+                            [
+                                [| 0x82uy; 0xFFuy |]
+                                [| 0x80uy; 0uy; 0uy; 0uy; 0uy; 0uy; 0uy; 0uy |]
+                                [| 1uy; 2uy; 3uy; 4uy |]
+                                Array.create 64 0x55uy
+                            ]
+
+                    let sendHeader (raw: RawClient) =
+                        raw.Stream.Write(header, 0, header.Length)
+                        raw.Stream.Flush()
+
+                    // The close frame and the closed event with 1002, then the end of the connection.
+                    let rejected name =
+                        task {
+                            use! raw = rawConnect s.Port
+                            raw.SendText $"!name {name}"
+                            sendHeader raw
+                            let! before, close = raw.ReceiveUntilClose()
+                            Expect.isEmpty before "no echo"
+                            Expect.equal (fst (closeCodeOf close)) (Some 1002) "1002 on the wire"
+                            do! expectEnded raw
+                            let! line = s.WaitPrefix $"closed {name} "
+                            Expect.stringEnds line " 1002" "1002 in the closed event"
+                        }
+
+                    do! rejected "top"
+                    // Sixteen at once; then a well-behaved client still connects and is echoed.
+                    let! _ = Task.WhenAll [ for n in 1..16 -> rejected $"burst{n}" ]
+                    use! ws = connect (s.Uri())
+                    do! echoes ws WebSocketMessageType.Text "still serving"B
+                    do! stopsWith s "summary connects=18 closes=17 messages=18 errors=0" "17 closed events"
+                })
+
             echoTest "pings are answered and never shown to the script" (fun s ->
                 task {
                     use! raw = rawConnect s.Port
