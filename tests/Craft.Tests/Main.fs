@@ -27,6 +27,7 @@ let main argv =
                     LuaLibraryTests.tests
                     CliTests.tests
                     CSharpApiTests.tests
+                    ModelTests.tests
                 ])
 
     // A plain closing line that any CI reader understands, after Expecto's own summary.
