@@ -29,6 +29,7 @@ let main argv =
                     CliTests.tests
                     CSharpApiTests.tests
                     FuzzTests.tests
+                    ModelTests.tests
                 ])
 
     // A plain closing line that any CI reader understands, after Expecto's own summary.
