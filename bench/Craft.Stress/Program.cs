@@ -155,7 +155,10 @@ static string Machine()
 static List<string> MergeRows(string existing, List<Row> fresh, string[] order)
 {
     var old = new Dictionary<string, List<string>>();
-    foreach (var line in existing.Split('\n'))
+    // Only the measured section: the prose around it may have tables of its own.
+    int a = existing.IndexOf("<!-- stress:begin -->", StringComparison.Ordinal), b = existing.IndexOf("<!-- stress:end -->", StringComparison.Ordinal);
+    var section = a >= 0 && b > a ? existing[a..b] : "";
+    foreach (var line in section.Split('\n'))
     {
         var m = Regex.Match(line, @"^\| `([a-z-]+)`");
         if (!m.Success) continue;
