@@ -707,7 +707,7 @@ static class Cases
         Console.WriteLine($"{connected} connected, {failed} failed to connect (3 s), {closedByServer} closed by the server; server fds {fds0} -> {fds}; CPU {cpuRate:F2} s/s during, {cpuIdle:F2} s/s after; probe during: {Net.ProbeText(during)}; after: {Net.ProbeText(after2)}; server {state}");
         return [new Row("fd-flood",
             "2,000 idle TCP connections to a server started under `prlimit --nofile=1024:1024`, held 5 s, then released",
-            $"{connected:N0} connected, {failed:N0} not within 3 s, {closedByServer:N0} closed by the server; server descriptors {fds0} → {fds}; CPU {cpuRate:F2} s/s during the flood, {cpuIdle:F2} s/s after; {errLines} lines on stderr; a new request during the flood: {Net.ProbeText(during)}; after release: {Net.ProbeText(after2)}; server {state}",
+            $"{connected:N0} connected, {failed:N0} not within 3 s, {closedByServer:N0} closed by the server; server descriptors {fds0} → {(fds < 0 ? "n/a" : fds)}; CPU {(double.IsNaN(cpuRate) ? "n/a" : cpuRate.ToString("F2", CultureInfo.InvariantCulture))} s/s during the flood, {(double.IsNaN(cpuIdle) ? "n/a" : cpuIdle.ToString("F2", CultureInfo.InvariantCulture))} s/s after; {errLines} lines on stderr; a new request during the flood: {Net.ProbeText(during)}; after release: {Net.ProbeText(after2)}; server {state}",
             Yes(aliveDuring && server.Alive && after2.Ok && cpuIdle < 0.5))];
     }
 
