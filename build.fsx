@@ -3,8 +3,9 @@
 //   dotnet fsi build.fsx                 (default target: Build)
 //   dotnet fsi build.fsx -t Test
 //   dotnet fsi build.fsx -t Run          (runs examples/hello.lua)
+//   dotnet fsi build.fsx -t Stress [-- --case NAME[,NAME...]]   (see docs/reliability.md)
 //
-// Targets: Clean, Restore, Build, Test, Format, CheckFormat, Bench, Run.
+// Targets: Clean, Restore, Build, Test, Format, CheckFormat, Bench, Stress, Run.
 //
 // FSharp.Control.Reactive is referenced explicitly: Fake.Core.Target asks for 5.x, which the
 // package source lacks; 4.4.2 works (NuGet prints a harmless NU1605 downgrade warning).
@@ -135,6 +136,28 @@ Target.create "Bench" (fun _ ->
             "docs/benchmarks.md"
         ])
 
+// Attacks on a real `craft run` process (slowloris, floods, never-reading clients, overload...);
+// rewrites the measured table in docs/reliability.md. Not part of CI: it takes minutes and
+// wants slowhttptest (Debian: apt-get install slowhttptest) and prlimit.
+// One case: dotnet fsi build.fsx -t Stress -- --case ws-flood (or STRESS_CASE=ws-flood).
+Target.create "Stress" (fun p ->
+    dotnet (
+        [
+            "run"
+            "--project"
+            "bench/Craft.Stress"
+            "-c"
+            configuration
+            "--no-build"
+            "--"
+            "--out"
+            "docs/reliability.md"
+            "--craft"
+            "src/Craft.Cli/bin/Release/net10.0/craft.dll"
+        ]
+        @ p.Context.Arguments
+    ))
+
 Target.create "Run" (fun _ ->
     dotnet
         [
@@ -154,5 +177,6 @@ Target.create "Run" (fun _ ->
 "Build" ==> "Test"
 "Build" ==> "Run"
 "Build" ==> "Bench"
+"Build" ==> "Stress"
 
 Target.runOrDefaultWithArguments "Build"
