@@ -45,11 +45,13 @@ internal sealed class ResponseState
         return new ResponseHead(Status, Reason, lines.ToArray());
     }
 
-    public byte[] TakeBody()
+    /// <summary>What was written so far, handed over without a copy: the buffer now belongs to
+    /// the answer (a later write starts a new one).</summary>
+    public ReadOnlyMemory<byte> TakeBody()
     {
-        if (Body is null || Body.WrittenCount == 0) return Array.Empty<byte>();
-        var bytes = Body.WrittenSpan.ToArray();
-        Body.Clear();
+        if (Body is null || Body.WrittenCount == 0) return ReadOnlyMemory<byte>.Empty;
+        var bytes = Body.WrittenMemory;
+        Body = null;
         return bytes;
     }
 }
@@ -138,7 +140,7 @@ public sealed partial class Computer
         {
             // The script never touched it (its handler failed, or it dropped the event): an error,
             // not an empty success.
-            shell.Send(id, Outgoing.NewComplete(new ResponseHead(500, "", []), []));
+            shell.Send(id, Outgoing.NewComplete(new ResponseHead(500, "", []), ReadOnlyMemory<byte>.Empty));
         }
         else if (how.IsScripted || how.IsDeadline)
         {

@@ -138,15 +138,18 @@ internal sealed partial class LuaRuntime
             long id = s.ToInteger(1);
             var st = OpenResponse(s, out int failed);
             if (st is null) return failed;
-            var data = s.ToBuffer(2, false) ?? [];
+            // Straight from the Lua string into the response's buffer: no array in between.
+            var data = StringSpan(s, 2);
             st.Touched = true;
             if (st.Streaming)
             {
-                if (data.Length > 0) _computer.ShellIfAny?.Send(id, Craft.Server.Outgoing.NewChunk(data));
+                if (data.Length > 0) _computer.ShellIfAny?.Send(id, Craft.Server.Outgoing.NewChunk(data.ToArray()));
             }
             else
             {
-                (st.Body ??= new System.Buffers.ArrayBufferWriter<byte>(Math.Max(256, data.Length))).Write(data);
+                var body = st.Body ??= new System.Buffers.ArrayBufferWriter<byte>(Math.Max(256, data.Length));
+                data.CopyTo(body.GetSpan(data.Length));
+                body.Advance(data.Length);
             }
             return Ok(s);
         }));

@@ -109,6 +109,15 @@ internal sealed partial class LuaRuntime : IDisposable
     [System.Runtime.InteropServices.DllImport("lua54", CallingConvention = System.Runtime.InteropServices.CallingConvention.Cdecl)]
     private static extern unsafe IntPtr lua_pushlstring(IntPtr state, byte* bytes, UIntPtr length);
 
+    /// <summary>A Lua string's bytes in place (empty when the value is not a string). Valid only
+    /// while the string stays on the stack.</summary>
+    public static unsafe ReadOnlySpan<byte> StringSpan(Lua l, int index)
+    {
+        if (l.Type(index) != LuaType.String) return ReadOnlySpan<byte>.Empty;
+        var p = lua_tolstring(l.Handle, index, out var length);
+        return new ReadOnlySpan<byte>((byte*)p, (int)length);
+    }
+
     /// <summary>Pushes bytes as a Lua string (Lua copies them), from any memory.</summary>
     public static unsafe void PushSpan(Lua l, ReadOnlySpan<byte> bytes)
     {

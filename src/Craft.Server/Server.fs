@@ -117,11 +117,11 @@ type ResponseHead =
 [<RequireQualifiedAccess>]
 type Outgoing =
     /// The whole response.
-    | Complete of head: ResponseHead * body: byte array
+    | Complete of head: ResponseHead * body: ReadOnlyMemory<byte>
     /// Start streaming: the head and the first bytes.
-    | Start of head: ResponseHead * body: byte array
+    | Start of head: ResponseHead * body: ReadOnlyMemory<byte>
     /// More streamed bytes.
-    | Chunk of body: byte array
+    | Chunk of body: ReadOnlyMemory<byte>
     /// The streamed response is complete.
     | End
     /// 503 with Retry-After.
@@ -760,6 +760,25 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
             clients.TryRemove(client.Id) |> ignore
         }
 
+    /// Writes a body in slices, each flushed before the next: Kestrel copies what it is given
+    /// into its own buffers, so one big write to a client that reads slowly would hold a second
+    /// copy of the whole body; slices keep that to one slice per connection.
+    let writeBody (response: HttpResponse) (body: ReadOnlyMemory<byte>) =
+        task {
+            let slice = 64 * 1024
+
+            if body.Length <= slice then
+                do! response.Body.WriteAsync(body)
+            else
+                let mutable at = 0
+
+                while at < body.Length do
+                    let n = min slice (body.Length - at)
+                    do! response.Body.WriteAsync(body.Slice(at, n))
+                    do! response.Body.FlushAsync()
+                    at <- at + n
+        }
+
     let respond (context: HttpContext) (answers: Channel<Outgoing>) =
         task {
             let response = context.Response
@@ -777,7 +796,7 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
                         response.ContentLength <- int64 body.Length
 
                         if body.Length > 0 then
-                            do! response.Body.WriteAsync(body.AsMemory())
+                            do! writeBody response body
 
                     log context head.Status
                 | Outgoing.Start(head, body) ->
@@ -786,7 +805,7 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
                     let skip = noBody context head.Status
 
                     if body.Length > 0 && not skip then
-                        do! response.Body.WriteAsync(body.AsMemory())
+                        do! writeBody response body
 
                     do! response.Body.FlushAsync()
                     let mutable streaming = true
@@ -794,7 +813,7 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
                     while streaming do
                         match! answers.Reader.ReadAsync() with
                         | Outgoing.Chunk body when not skip ->
-                            do! response.Body.WriteAsync(body.AsMemory())
+                            do! writeBody response body
                             do! response.Body.FlushAsync()
                         | Outgoing.Chunk _ -> ()
                         | _ -> streaming <- false
