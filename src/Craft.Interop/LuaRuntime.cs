@@ -463,6 +463,9 @@ internal sealed partial class LuaRuntime : IDisposable
         AddNetworkNatives();
     }
 
+    /// <summary>The CC:Tweaked release whose CraftOS Craft follows, as <c>_HOST</c> names it.</summary>
+    internal const string CcTweakedVersion = "1.113.1";
+
     private void PushConfig()
     {
         _main.NewTable();
@@ -473,7 +476,8 @@ internal sealed partial class LuaRuntime : IDisposable
             PushText(_main, label);
             _main.SetField(-2, "label");
         }
-        PushText(_main, $"Craft {Computer.Version} (CraftOS-compatible, Lua 5.4)");
+        // CraftOS's shape, "ComputerCraft <version> (<emulator> <version>)", which scripts parse.
+        PushText(_main, $"ComputerCraft {CcTweakedVersion} (Craft {Computer.Version})");
         _main.SetField(-2, "host");
         _main.NewTable();
         foreach (var name in _options.Unsandboxed)

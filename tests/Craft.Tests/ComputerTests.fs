@@ -439,14 +439,14 @@ let private computer =
                 Expect.equal r.Code 0 "exit code"
             }
 
-            testTask "_HOST names Craft and the version Computer.Version reports" {
+            testTask "_HOST has CraftOS's shape, naming Craft and the version Computer.Version reports" {
                 let out = new StringWriter()
 
                 let! code =
                     (new Computer(standard out out)).RunAsync("print(_HOST)").WaitAsync(patience)
 
                 Expect.equal code 0 "exit code"
-                Expect.equal (out.ToString()) $"Craft {Computer.Version} (CraftOS-compatible, Lua 5.4)\n" "_HOST"
+                Expect.equal (out.ToString()) $"ComputerCraft 1.113.1 (Craft {Computer.Version})\n" "_HOST"
             }
 
             prints "os.shutdown() ends the script at once with exit code 0" "shutdown.lua" [ "before" ]
@@ -811,5 +811,69 @@ let private host =
             }
         ]
 
+/// CraftOS compatibility of the language (SPEC 5.5): `lua/compat/<file>` prints exact results.
+let private compat =
+    testList
+        "compat"
+        [
+            testTask "Lua 5.1 names, the bit library, numbers printed as CraftOS prints them, _HOST" {
+                let out = new WatchedWriter()
+                let err = new WatchedWriter()
+                let computer = new Computer(standard out err)
+                let file = "language.lua"
+
+                let source =
+                    File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "lua", "compat", file))
+
+                let! r = finish computer out err (computer.RunAsync(source, file))
+
+                Expect.equal r.Err "" "error output"
+
+                Expect.equal
+                    r.Out
+                    (lines
+                        [
+                            "getfenv()\ttrue\ttrue\ttrue"
+                            "getfenv(f)\ttrue\ttrue\ttrue"
+                            "setfenv\ttrue\ttrue\tfrom env"
+                            "others keep _G\tglobal"
+                            "getfenv(2)\ttrue\ttrue\tfrom env"
+                            "setfenv chunk\ttrue\t1\tnil"
+                            "setfenv(1)\t42"
+                            "bad level\tfalse\tbad argument #1 to 'getfenv' (level must be non-negative)"
+                            "invalid level\tfalse\tbad argument #1 to 'getfenv' (invalid level)"
+                            "bad env\tfalse\tbad argument #2 to 'setfenv' (table expected, got number)"
+                            "C function\tfalse\t'setfenv' cannot change environment of given object"
+                            "C function env\ttrue"
+                            "maxn\t10\t0\t0"
+                            "log10\t3\t-2\t0"
+                            "os.sleep\ttrue"
+                            "bnot\t4294967295\t0\t252645135"
+                            "band bor bxor\t15\t3\t6\t4294967295"
+                            "brshift\t4294967292\t4\t4294967295"
+                            "blogic_rshift\t15\t1"
+                            "blshift\t2147483648\t0\t4294967280"
+                            "tostring\t5\t5\t1.5\t-0.25\t6"
+                            "big\t9.2233720368548e+18\t1e+15\t9.007199254741e+15\t1e+100\t123456789012"
+                            "special\tinf\t-inf\ttrue\t1e-05"
+                            "integers\t9223372036854775807\t-9223372036854775808\t-7"
+                            "1.5\t2\t5"
+                            "4 0.1"
+                            "format\t5 5\t2|    3|1.5 |"
+                            "format others\t2.0 3 \"s\"\t%s 7"
+                            "serialize\t5\t{2,2.5,}"
+                            "json\t5\t[1,0.5,3]"
+                            "metatable\tfalse\tfalse"
+                            "error value\t2"
+                            "concat\t5.0\t1.0,2"
+                            "_HOST\ttrue"
+                            "_HEADLESS\ttrue"
+                        ])
+                    "output"
+
+                Expect.equal r.Code 0 "exit code"
+            }
+        ]
+
 let tests =
-    testList "computer" [ events; parallelTests; libraries; computer; errors; sandbox; host ]
+    testList "computer" [ events; parallelTests; libraries; computer; errors; sandbox; host; compat ]

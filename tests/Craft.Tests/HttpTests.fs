@@ -210,6 +210,21 @@ let private request =
                     Expect.equal response.Text "body" "readAll, write"
                 }
 
+            echo "handles are plain tables: pairs lists their functions and a copy answers like the handle"
+            <| fun r ->
+                task {
+                    let! response = rawPost r.Port "/copy" (bytesOf "body")
+                    Expect.equal response.StatusLine "HTTP/1.1 202 Accepted" "setStatusCode through the copy"
+                    Expect.equal (response.Header "X-Copy") (Some "POST /copy") "getMethod, getURL through the copy"
+
+                    Expect.equal
+                        response.Text
+                        ("req: close,getMethod,getRemoteAddress,getRequestHeaders,getURL,read,readAll,readLine\n"
+                         + "res: close,flush,setResponseHeader,setStatusCode,write,writeLine\n"
+                         + "body")
+                        "the keys, then the body read through the copy and the handle"
+                }
+
             echo "after close the response raises, the request stays readable until closed itself"
             <| fun r ->
                 task {

@@ -365,6 +365,23 @@ let closing =
                     Expect.equal summary "summary connects=3 closes=3 messages=6 errors=0" "three closed events"
                 })
 
+            echoTest
+                "handles are plain tables: pairs lists their functions and a copy answers like the handle"
+                (fun s ->
+                    task {
+                        use! ws = connect (s.Uri())
+                        do! sendText ws "!copy"
+                        let! reply = receiveText ws
+
+                        Expect.equal
+                            reply
+                            "client: clientID,close,receive,send; server: close,getPort,listen; same id: true"
+                            "the keys, sent through the copy"
+
+                        do! echoes ws WebSocketMessageType.Text "after"B
+                        do! stopsWith s "summary connects=1 closes=0 messages=2 errors=0" "one client"
+                    })
+
             echoTest "close with a code or reason a close frame cannot carry raises; the client stays open" (fun s ->
                 task {
                     use! ws = connect (s.Uri())

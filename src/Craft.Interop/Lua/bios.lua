@@ -273,6 +273,110 @@ bit32 = library("bit32")
 
 _G.unpack = table.unpack -- the global: a local named unpack is in scope here
 
+-------------------------------------------------------------------------------------------------
+-- CraftOS compatibility of the language: the Lua 5.1 names CraftOS keeps, numbers printed as
+-- CraftOS prints them, and CraftOS's globals. (One block: the rest of the BIOS does not depend on
+-- it, except that the libraries loaded after it see its tostring.)
+
+do
+    local getinfo, getupvalue, upvaluejoin = debug.getinfo, debug.getupvalue, debug.upvaluejoin
+    local mtype, s_format, next, G = math.type, string.format, next, _G
+
+    -- Numbers. CraftOS (Lua 5.1) has only floats and prints them with "%.14g": 10/2 prints "5",
+    -- 2^63 "9.2233720368548e+18". Lua 5.4 prints integral floats with ".0". Every conversion that
+    -- goes through luaL_tolstring (tostring, print, write, string.format's "%s", error values)
+    -- asks the number metatable's __tostring, so this one function covers them all; strings never
+    -- see it. The VM's own conversions (`..`, table.concat, string functions given a number) do
+    -- not, and keep ".0" (docs/differences.md). Integers print as Lua prints them (all digits).
+    debug.setmetatable(0, {
+        __tostring = function(x)
+            if mtype(x) == "float" then return s_format("%.14g", x) end
+            return x .. "" -- an integer: the VM's own conversion is the fastest there is
+        end,
+        __metatable = false, -- getmetatable(1) is falsy, as in CraftOS, and the table stays ours
+    })
+
+    -- getfenv / setfenv over the _ENV upvalue, as CC:Tweaked's Cobalt does: a level (1, the
+    -- default, is the caller; 0 the globals) or a function. A function without an _ENV upvalue
+    -- (a C function, or one that reads no global) has the globals as its environment; setfenv
+    -- gives the function a fresh _ENV of its own, so that closures sharing the old one keep it.
+    local function envIndex(f)
+        local i = 1
+        while true do
+            local name = getupvalue(f, i)
+            if name == "_ENV" then return i end
+            if name == nil then return nil end
+            i = i + 1
+        end
+    end
+
+    local function target(f, fname, default)
+        if type(f) == "function" then return f end
+        if f == nil and default then f = default end
+        if type(f) ~= "number" then
+            error(("bad argument #1 to '%s' (number expected, got %s)"):format(fname, type(f)), 3)
+        end
+        f = floor(f)
+        if f < 0 then error(("bad argument #1 to '%s' (level must be non-negative)"):format(fname), 3) end
+        if f == 0 then return 0 end
+        -- Level 1 is the caller of getfenv: to getinfo here it is 3 (target 1, getfenv 2).
+        local info = getinfo(f + 2, "f")
+        if info == nil then error(("bad argument #1 to '%s' (invalid level)"):format(fname), 3) end
+        return info.func
+    end
+
+    function getfenv(f)
+        f = target(f, "getfenv", 1)
+        if f == 0 then return G end
+        local i = envIndex(f)
+        if i == nil then return G end
+        local _, env = getupvalue(f, i)
+        if type(env) ~= "table" then return G end
+        return env
+    end
+
+    function setfenv(f, env)
+        f = target(f, "setfenv")
+        if type(env) ~= "table" then
+            error(("bad argument #2 to 'setfenv' (table expected, got %s)"):format(type(env)), 2)
+        end
+        if f == 0 or getinfo(f, "S").what == "C" then
+            error("'setfenv' cannot change environment of given object", 2)
+        end
+        local i = envIndex(f)
+        if i then upvaluejoin(f, i, function() return env end, 1) end
+        return f
+    end
+
+    -- table.maxn: the largest positive numeric key, 0 if none (Lua 5.1).
+    function table.maxn(t)
+        expect(1, t, "table")
+        local max = 0
+        for k in next, t do
+            if type(k) == "number" and k > max then max = k end
+        end
+        return max
+    end
+
+    local log = math.log
+    function math.log10(x) return log(x, 10) end
+
+    -- CraftOS's bit library is bit32 under its old names (CC:Tweaked's BIOS does exactly this), so
+    -- its results are unsigned 32-bit: bit.bnot(0) is 4294967295, bit.brshift(-8, 1) 4294967292.
+    bit = {
+        bnot = bit32.bnot,
+        band = bit32.band,
+        bor = bit32.bor,
+        bxor = bit32.bxor,
+        brshift = bit32.arshift,
+        blshift = bit32.lshift,
+        blogic_rshift = bit32.rshift,
+    }
+
+    os.sleep = sleep
+    _HEADLESS = true
+end
+
 do
     local chunk, err = raw_load(sources.http, "@http", "t", _G)
     if not chunk then error(err, 0) end

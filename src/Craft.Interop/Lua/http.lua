@@ -6,11 +6,11 @@
 
 local native, project, expect, expectOpt = ...
 
-local type, select, tostring, error, pcall, rawequal, rawset, setmetatable, next, pairs, ipairs =
-    type, select, tostring, error, pcall, rawequal, rawset, setmetatable, next, pairs, ipairs
-local pack, unpack, concat = table.pack, table.unpack, table.concat
+local type, tostring, error, pcall, rawequal, setmetatable, next, pairs =
+    type, tostring, error, pcall, rawequal, setmetatable, next, pairs
+local pack = table.pack
 local find, sub, lower = string.find, string.sub, string.lower
-local floor, mtype = math.floor, math.type
+local floor = math.floor
 local co_yield = coroutine.yield
 
 local n = native
@@ -18,27 +18,21 @@ local CLOSED = "attempt to use a closed file"
 
 local http = {}
 
--- Methods work both as h.f(...) and h:f(...): each handle gets closures made on first use.
-local function methodsFor(methods)
-    return {
-        __index = function(handle, key)
-            local m = methods[key]
-            if m == nil then return nil end
-            local f = function(first, ...)
-                if rawequal(first, handle) then return m(handle, ...) end
-                return m(handle, first, ...)
-            end
-            rawset(handle, key, f)
-            return f
-        end,
-    }
-end
+-- Handles are plain tables of functions, as in CraftOS-PC: `pairs` lists them, and a copy made
+-- with `for k, v in pairs(h) do copy[k] = v end` works like the handle. Each handle gets its own
+-- closures over its state; every function works both as h.f(...) and h:f(...): one that takes
+-- arguments drops its first when it is the handle itself (`a == h` is a cheap test for the usual
+-- string or number argument; rawequal confirms it, so no __eq metamethod decides). This is the
+-- hot path of a server: one table per handle, built by a constructor that sizes it at once, one
+-- closure per function, and the state in one table the closures share.
 
--- Handle state, kept out of the handle tables themselves.
-local states = setmetatable({}, { __mode = "k" })
-
--- Requests whose responses are still open, by id, so that the host can close them at the deadline.
+-- Requests whose responses are still open: id -> request state, so that the host can close the
+-- request handle at the deadline.
 local live = {}
+
+-- The request and response of the http_request event last made, so that http.listen can fail a
+-- response without a map from handles to ids.
+local lastRes, lastId
 
 -------------------------------------------------------------------------------------------------
 -- Headers: a plain table whose lookups ignore case.
@@ -55,106 +49,68 @@ local headerMeta = {
 }
 
 -------------------------------------------------------------------------------------------------
--- The request handle: a read handle over the body.
+-- The request handle: a read handle over the body. st = { body, pos, closed, headers }.
 
-local request = {}
+local function newRequest(st, method, url, address, remotePort)
+    local req
+    req = {
+        getURL = function() return url end,
+        getMethod = function() return method end,
+        getRemoteAddress = function() return address, remotePort end,
 
-local function readable(st)
-    if st.closed then error(CLOSED, 3) end
-    return st
+        getRequestHeaders = function()
+            local copy = {}
+            for k, v in pairs(st.headers) do copy[k] = v end
+            return setmetatable(copy, headerMeta)
+        end,
+
+        read = function(a, count)
+            if a == req and rawequal(a, req) then a = count end
+            if st.closed then error(CLOSED, 2) end
+            expectOpt(1, a, "number")
+            local body, pos = st.body, st.pos
+            if pos > #body then return nil end
+            a = a and floor(a) or 1
+            if a < 0 then a = 0 end
+            local chunk = sub(body, pos, pos + a - 1)
+            st.pos = pos + #chunk
+            return chunk
+        end,
+
+        readLine = function(a, withTrailing)
+            if a == req and rawequal(a, req) then a = withTrailing end
+            if st.closed then error(CLOSED, 2) end
+            local body, pos = st.body, st.pos
+            if pos > #body then return nil end
+            local nl = find(body, "\n", pos, true)
+            if not nl then
+                st.pos = #body + 1
+                return sub(body, pos)
+            end
+            st.pos = nl + 1
+            if a then return sub(body, pos, nl) end
+            if nl > pos and sub(body, nl - 1, nl - 1) == "\r" then return sub(body, pos, nl - 2) end
+            return sub(body, pos, nl - 1)
+        end,
+
+        readAll = function()
+            if st.closed then error(CLOSED, 2) end
+            local body, pos = st.body, st.pos
+            st.pos = #body + 1
+            if pos == 1 then return body end
+            return sub(body, pos)
+        end,
+
+        close = function() st.closed = true end,
+    }
+    return req
 end
-
-function request.getURL(h) return states[h].url end
-function request.getMethod(h) return states[h].method end
-function request.getRemoteAddress(h)
-    local st = states[h]
-    return st.address, st.remotePort
-end
-
-function request.getRequestHeaders(h)
-    local copy = {}
-    for k, v in pairs(states[h].headers) do copy[k] = v end
-    return setmetatable(copy, headerMeta)
-end
-
-function request.read(h, count)
-    local st = readable(states[h])
-    expectOpt(1, count, "number")
-    local body, pos = st.body, st.pos
-    if pos > #body then return nil end
-    count = count and floor(count) or 1
-    if count < 0 then count = 0 end
-    local chunk = sub(body, pos, pos + count - 1)
-    st.pos = pos + #chunk
-    return chunk
-end
-
-function request.readLine(h, withTrailing)
-    local st = readable(states[h])
-    local body, pos = st.body, st.pos
-    if pos > #body then return nil end
-    local nl = find(body, "\n", pos, true)
-    local line
-    if nl then
-        st.pos = nl + 1
-        if withTrailing then
-            line = sub(body, pos, nl)
-        elseif nl > pos and sub(body, nl - 1, nl - 1) == "\r" then
-            line = sub(body, pos, nl - 2)
-        else
-            line = sub(body, pos, nl - 1)
-        end
-    else
-        st.pos = #body + 1
-        line = sub(body, pos)
-    end
-    return line
-end
-
-function request.readAll(h)
-    local st = readable(states[h])
-    local body, pos = st.body, st.pos
-    st.pos = #body + 1
-    if pos == 1 then return body end
-    return sub(body, pos)
-end
-
-function request.close(h)
-    states[h].closed = true
-end
-
-local requestMeta = methodsFor(request)
 
 -------------------------------------------------------------------------------------------------
--- The response handle: a write handle; the host keeps what is written.
-
-local response = {}
+-- The response handle: a write handle; the host keeps what is written and knows when it closed.
 
 local function check(ok, message)
     if not ok then error(message, 3) end
-end
-
-function response.setStatusCode(h, code, reason)
-    expect(1, code, "number", 2)
-    expectOpt(2, reason, "string", 2)
-    check(n.resStatus(states[h].id, code, reason))
-end
-
-function response.setResponseHeader(h, name, value)
-    expect(1, name, "string", 2)
-    local t = type(value)
-    if t == "number" then
-        value = tostring(value)
-    elseif t == "table" then
-        for i = 1, #value do
-            if type(value[i]) ~= "string" then
-                error(("bad argument #2 (list of strings expected, got %s at %d)"):format(type(value[i]), i), 2)
-            end
-        end
-    elseif t ~= "string" then
-        error(("bad argument #2 (string expected, got %s)"):format(t), 2)
-    end
-    check(n.resHeader(states[h].id, name, value))
 end
 
 -- Bytes to send: a string, or a number in its string form; anything else is the caller's error.
@@ -165,46 +121,74 @@ local function bytesOf(data)
     error(("bad argument #1 (string expected, got %s)"):format(t), 3)
 end
 
-function response.write(h, data)
-    check(n.resWrite(states[h].id, bytesOf(data)))
+local function setResponseHeader(id, name, value)
+    expect(1, name, "string", 3)
+    local t = type(value)
+    if t == "number" then
+        value = tostring(value)
+    elseif t == "table" then
+        for i = 1, #value do
+            if type(value[i]) ~= "string" then
+                error(("bad argument #2 (list of strings expected, got %s at %d)"):format(type(value[i]), i), 3)
+            end
+        end
+    elseif t ~= "string" then
+        error(("bad argument #2 (string expected, got %s)"):format(t), 3)
+    end
+    local ok, message = n.resHeader(id, name, value)
+    if not ok then error(message, 3) end
 end
 
-function response.writeLine(h, data)
-    check(n.resWrite(states[h].id, bytesOf(data) .. "\n"))
-end
+local function newResponse(id)
+    local res
+    res = {
+        setStatusCode = function(a, b, c)
+            if a == res and rawequal(a, res) then a, b = b, c end
+            expect(1, a, "number", 2)
+            expectOpt(2, b, "string", 2)
+            check(n.resStatus(id, a, b))
+        end,
 
-function response.flush(h)
-    check(n.resFlush(states[h].id))
-end
+        setResponseHeader = function(a, b, c)
+            if a == res and rawequal(a, res) then a, b = b, c end
+            setResponseHeader(id, a, b)
+        end,
 
-function response.close(h)
-    local st = states[h]
-    live[st.id] = nil
-    n.resClose(st.id)
-end
+        write = function(a, b)
+            if a == res and rawequal(a, res) then a = b end
+            check(n.resWrite(id, bytesOf(a)))
+        end,
 
-local responseMeta = methodsFor(response)
+        writeLine = function(a, b)
+            if a == res and rawequal(a, res) then a = b end
+            check(n.resWrite(id, bytesOf(a) .. "\n"))
+        end,
+
+        flush = function() check(n.resFlush(id)) end,
+
+        close = function()
+            live[id] = nil
+            n.resClose(id)
+        end,
+    }
+    return res
+end
 
 -- kind 2: http_request(port, req, res)
 project[2] = function(port, id, method, url, headers, body, address, remotePort)
-    local req = setmetatable({}, requestMeta)
-    local res = setmetatable({}, responseMeta)
-    local rs = {
-        id = id, method = method, url = url, headers = headers, body = body, pos = 1,
-        address = address, remotePort = remotePort,
-    }
-    states[req] = rs
-    states[res] = { id = id }
-    live[id] = rs
-    return pack("http_request", port, req, res)
+    local st = { body = body, pos = 1, closed = false, headers = headers }
+    live[id] = st
+    local res = newResponse(id)
+    lastRes, lastId = res, id
+    return pack("http_request", port, newRequest(st, method, url, address, remotePort), res)
 end
 
 -- The host calls this when it answered a request without the script (the deadline, shutdown):
 -- the request handle closes too.
 project.expire = function(id)
-    local rs = live[id]
-    if rs then
-        rs.closed = true
+    local st = live[id]
+    if st then
+        st.closed = true
         live[id] = nil
     end
 end
@@ -249,13 +233,14 @@ function http.listen(port, callback)
             if name == "server_stop" then return end
             if name == "http_request" and e[2] == port then
                 local res = e[4]
+                -- The event's id, if Craft made this event (a script may queue a look-alike).
+                local id = rawequal(res, lastRes) and lastId
                 local handled, stop = pcall(callback, e[3], res)
                 if not handled then
                     -- The client learns at once that its request failed; the error goes on.
-                    local st = states[res]
-                    if st and live[st.id] then
-                        live[st.id] = nil
-                        n.resFail(st.id)
+                    if id and live[id] then
+                        live[id] = nil
+                        n.resFail(id)
                     end
                     error(stop, 0)
                 end
@@ -286,52 +271,56 @@ local function cancel(timer)
     if timer then os.cancelTimer(timer) end
 end
 
-local client = {}
+-- The client handle: clientID, send, receive, close.
+local function newClient(id, cid)
+    local h
+    h = {
+        clientID = cid,
 
-function client.send(h, message, binary)
-    check(n.send(states[h].id, bytesOf(message), binary and true or false))
+        send = function(a, b, c)
+            if a == h and rawequal(a, h) then a, b = b, c end
+            check(n.send(id, bytesOf(a), b and true or false))
+        end,
+
+        receive = function(a, b)
+            if a == h and rawequal(a, h) then a = b end
+            expectOpt(1, a, "number", 2)
+            if not n.isOpen(id) then error(CLOSED, 2) end
+            local timer = a and os.startTimer(a)
+            while true do
+                local e = pack(os.pullEvent())
+                local name = e[1]
+                if name == "websocket_server_message" and e[2] == cid then
+                    cancel(timer)
+                    return e[3], e[4]
+                elseif name == "websocket_server_closed" and e[2] == cid then
+                    cancel(timer)
+                    return nil
+                elseif name == "timer" and e[2] == timer then
+                    return nil
+                end
+            end
+        end,
+
+        close = function(a, b, c)
+            if a == h and rawequal(a, h) then a, b = b, c end
+            expectOpt(1, a, "number", 2)
+            expectOpt(2, b, "string", 2)
+            local code = a and floor(a) or 1000
+            -- What a close frame may carry (RFC 6455 5.5.1, 7.4): anything else could not be
+            -- sent, and the peer would never hear of the close.
+            if code < 1000 or code > 4999 or (code >= 1004 and code <= 1006) or code == 1015 then
+                error("bad argument #1 (invalid close code)", 2)
+            end
+            if b and #b > 123 then error("bad argument #2 (reason longer than 123 bytes)", 2) end
+            n.closeClient(id, code, b or "")
+        end,
+    }
+    return h
 end
-
-function client.receive(h, timeout)
-    expectOpt(1, timeout, "number", 2)
-    local st = states[h]
-    if not n.isOpen(st.id) then error(CLOSED, 2) end
-    local me = h.clientID
-    local timer = timeout and os.startTimer(timeout)
-    while true do
-        local e = pack(os.pullEvent())
-        local name = e[1]
-        if name == "websocket_server_message" and e[2] == me then
-            cancel(timer)
-            return e[3], e[4]
-        elseif name == "websocket_server_closed" and e[2] == me then
-            cancel(timer)
-            return nil
-        elseif name == "timer" and e[2] == timer then
-            return nil
-        end
-    end
-end
-
-function client.close(h, code, reason)
-    expectOpt(1, code, "number", 2)
-    expectOpt(2, reason, "string", 2)
-    code = code and floor(code) or 1000
-    -- What a close frame may carry (RFC 6455 5.5.1, 7.4): anything else could not be sent, and
-    -- the peer would never hear of the close.
-    if code < 1000 or code > 4999 or (code >= 1004 and code <= 1006) or code == 1015 then
-        error("bad argument #1 (invalid close code)", 2)
-    end
-    if reason and #reason > 123 then error("bad argument #2 (reason longer than 123 bytes)", 2) end
-    n.closeClient(states[h].id, code, reason or "")
-end
-
-local clientMeta = methodsFor(client)
 
 project[3] = function(port, id)
-    local h = setmetatable({ clientID = clientID(id) }, clientMeta)
-    states[h] = { id = id, port = port }
-    return pack("websocket_server_connect", port, h)
+    return pack("websocket_server_connect", port, newClient(id, clientID(id)))
 end
 
 project[4] = function(id, data, binary)
@@ -344,47 +333,45 @@ project[5] = function(id, reason, code)
     return pack("websocket_server_closed", ud, reason, code)
 end
 
-local server = {}
+-- The server handle: listen, close, and Craft's getPort (the port, useful after asking for 0).
+local function newServer(port)
+    local closed = false
+    local h
+    h = {
+        listen = function(a, b)
+            if a == h and rawequal(a, h) then a = b end
+            if closed then error(CLOSED, 2) end
+            expectOpt(1, a, "number", 2)
+            local timer = a and os.startTimer(a)
+            while true do
+                local e = pack(os.pullEvent())
+                if e[1] == "websocket_server_connect" and e[2] == port then
+                    cancel(timer)
+                    return e[3]
+                elseif e[1] == "timer" and e[2] == timer then
+                    return nil
+                end
+            end
+        end,
 
-function server.listen(h, timeout)
-    local st = states[h]
-    if st.closed then error(CLOSED, 2) end
-    expectOpt(1, timeout, "number", 2)
-    local timer = timeout and os.startTimer(timeout)
-    while true do
-        local e = pack(os.pullEvent())
-        if e[1] == "websocket_server_connect" and e[2] == st.port then
-            cancel(timer)
-            return e[3]
-        elseif e[1] == "timer" and e[2] == timer then
-            return nil
-        end
-    end
+        close = function()
+            if not closed then
+                closed = true
+                n.closeServer(port)
+            end
+        end,
+
+        getPort = function() return port end,
+    }
+    return h
 end
-
-function server.close(h)
-    local st = states[h]
-    if not st.closed then
-        st.closed = true
-        n.closeServer(st.port)
-    end
-end
-
--- Craft's addition: the port the server is on (useful after asking for port 0).
-function server.getPort(h)
-    return states[h].port
-end
-
-local serverMeta = methodsFor(server)
 
 function http.websocketServer(port, headers)
     port = checkPort(port)
     expectOpt(2, headers, "table")
     local ok, result = n.openServer(port, headers)
     if not ok then return nil, result end
-    local h = setmetatable({}, serverMeta)
-    states[h] = { port = result, closed = false }
-    return h
+    return newServer(result)
 end
 
 return http

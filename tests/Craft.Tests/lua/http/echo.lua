@@ -145,6 +145,29 @@ routes["/colon"] = function(req, res)
     res:close()
 end
 
+-- Handles are plain tables, as in CraftOS-PC: copies made with pairs answer like the handles.
+-- The body lists the keys of both; the method style works on the handles themselves.
+routes["/copy"] = function(req, res)
+    local function copyOf(h)
+        local copy, keys = {}, {}
+        for k, v in pairs(h) do
+            copy[k] = v
+            keys[#keys + 1] = k
+        end
+        table.sort(keys)
+        return copy, table.concat(keys, ",")
+    end
+    local q, qKeys = copyOf(req)
+    local r, rKeys = copyOf(res)
+    r.setStatusCode(202)
+    r.setResponseHeader("X-Copy", q.getMethod() .. " " .. q.getURL())
+    r.writeLine("req: " .. qKeys)
+    r.writeLine("res: " .. rKeys)
+    r.write(q.read(2))
+    res:write(req:readAll())
+    r.close()
+end
+
 -- A status that has no body (?code=204 or 304), or a HEAD request: the body written is not sent.
 routes["/nobody"] = function(req, res)
     local code = tonumber(query(req.getURL()).code)

@@ -10,6 +10,7 @@
 --   !bad-close          tries close codes and a reason a close frame cannot carry; replies with the errors
 --   !close-server       closes the server (twice); replies with what listen then raises
 --   !count              replies with the number of messages this client sent before
+--   !copy               replies, through a copy of the handle made with pairs, with the handles' keys
 -- Prints "closed NAME REASON CODE" for each websocket_server_closed, "error: ..." whenever the
 -- contract is broken (connect first, messages in between, closed once and last), and
 -- "summary ..." when the host queues "stop", then ends.
@@ -84,6 +85,18 @@ local function command(id, h, text)
         srv.close()
         local ok, err = pcall(srv.listen, 1)
         h.send("server closed; listen: " .. tostring(err):gsub("^[^:]*:%d+: ", ""))
+    elseif verb == "copy" then
+        -- Handles are plain tables (as in CraftOS-PC): a copy made with pairs answers like the handle.
+        local copy, keys, serverKeys = {}, {}, {}
+        for k, v in pairs(h) do
+            copy[k] = v
+            keys[#keys + 1] = k
+        end
+        for k in pairs(srv) do serverKeys[#serverKeys + 1] = k end
+        table.sort(keys)
+        table.sort(serverKeys)
+        copy.send(("client: %s; server: %s; same id: %s"):format(table.concat(keys, ","),
+            table.concat(serverKeys, ","), tostring(rawequal(copy.clientID, id))))
     elseif verb == "count" then
         h.send(tostring(counts[id]))
     else
