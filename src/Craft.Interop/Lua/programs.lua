@@ -56,7 +56,8 @@ end
 local loadingApis = {}
 
 -- Runs the file in a fresh environment and publishes its globals as _G[name], name being the
--- file's name without ".lua". Raises if the file does not load or fails, as CC:Tweaked does.
+-- file's name without ".lua". Raises if the file does not load or fails, as CC:Tweaked does
+-- (at the caller's position rather than the BIOS's).
 function M.loadAPI(path)
     expect(1, path, "string")
     local name = baseName(path)
@@ -73,7 +74,7 @@ function M.loadAPI(path)
     if chunk then ok, err = pcall(chunk) end
     if not ok then
         loadingApis[name] = nil
-        error("Failed to load API " .. name .. " due to " .. tostring(err), 1)
+        error("Failed to load API " .. name .. " due to " .. tostring(err), 2)
     end
 
     local api = {}
