@@ -73,19 +73,16 @@ function M.new(parent)
         return env
     end
 
-    local function finish(...)
-        stack[#stack] = nil
-        return ...
-    end
-
     -- Runs `chunk` as the program `programPath` (no leading slash) with `env` as its
-    -- environment: sets arg, shell, require and package there. Errors are not caught.
+    -- environment: sets arg, shell, require and package there. Errors are not caught. A tail
+    -- call, so that error levels in the chunk see the same callers as before (the host's pcall):
+    -- the program stays the running one after it ends (meant for the computer's first program).
     function shell.runProgramChunk(programPath, env, chunk, ...)
         env.shell = shell
         env.require, env.package = make_package(env, dirOf(programPath))
         env.arg = { [0] = programPath, ... }
         stack[#stack + 1] = programPath
-        return finish(chunk(...))
+        return chunk(...)
     end
 
     local function executeFile(programPath, args)
