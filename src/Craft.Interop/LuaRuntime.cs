@@ -491,7 +491,7 @@ internal sealed partial class LuaRuntime : IDisposable
     private void PushSources()
     {
         _main.NewTable();
-        foreach (var name in new[] { "textutils", "parallel", "bit32", "http" })
+        foreach (var name in new[] { "textutils", "parallel", "bit32", "http", "expect", "settings", "require", "programs", "shell" })
         {
             var source = typeof(LuaRuntime).Assembly.GetManifestResourceInfo("Craft.Lua." + name + ".lua") is null
                 ? null

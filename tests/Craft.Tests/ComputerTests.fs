@@ -592,8 +592,8 @@ let private sandbox =
                 [
                     "io\tnil"
                     "debug\tnil"
-                    "dofile\tnil"
-                    "loadfile\tnil"
+                    "dofile\tfunction"
+                    "loadfile\tfunction"
                     "require\tnil"
                     "package\tnil"
                     "collectgarbage\tnil"

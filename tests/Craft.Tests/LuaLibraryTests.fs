@@ -75,4 +75,12 @@ let tests =
                 Expect.equal exit (Some true) $"os.exit(true) expected\n{printed}"
                 Expect.stringContains printed " passed, 0 failed" printed
             }
+
+            test "tests/lua-unit/programs.lua (loaders, require, shell, settings) passes on plain Lua 5.4" {
+                let path = Path.Combine(repoRoot, "tests", "lua-unit", "programs.lua")
+                let exit, printed, error = runUnitTests path
+                Expect.isNone error $"the script raised an error\n{printed}"
+                Expect.equal exit (Some true) $"os.exit(true) expected\n{printed}"
+                Expect.stringContains printed " passed, 0 failed" printed
+            }
         ]

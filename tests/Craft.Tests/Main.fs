@@ -26,6 +26,7 @@ let main argv =
                     ReliabilityTests.tests
                     ComputerTests.tests
                     LuaLibraryTests.tests
+                    ProgramTests.tests
                     CliTests.tests
                     CSharpApiTests.tests
                     FuzzTests.tests

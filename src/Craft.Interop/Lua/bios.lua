@@ -241,10 +241,10 @@ end
 -------------------------------------------------------------------------------------------------
 -- Libraries and compatibility names
 
-local function library(name)
+local function library(name, ...)
     local chunk, err = raw_load(sources[name], "@" .. name, "t", _G)
     if not chunk then error(err, 0) end
-    return chunk()
+    return chunk(...)
 end
 
 textutils = library("textutils")
@@ -383,16 +383,33 @@ do
     http = (chunk(native, project, expect, expectOpt))
 end
 
+-- CraftOS names chunks "=name" unless the name says otherwise, so errors read "name:1: ...".
+local function chunkName(name)
+    if type(name) == "string" and not name:find("^[@=]") then return "=" .. name end
+    return name
+end
+
 -- Text chunks only: binary chunks could break out of any sandbox.
 function load(chunk, name, mode, ...)
     if select("#", ...) > 0 then
-        return raw_load(chunk, name, "t", (...))
+        return raw_load(chunk, chunkName(name), "t", (...))
     end
-    return raw_load(chunk, name, "t")
+    return raw_load(chunk, chunkName(name), "t")
 end
 
 function loadstring(text, name)
-    return raw_load(text, name, "t")
+    return raw_load(text, chunkName(name), "t")
+end
+
+-- Files, programs and modules: settings, loadfile/dofile/os.run/os.loadAPI (programs.lua),
+-- per-program require/package (require.lua), the shell and its programs (shell.lua).
+local programs, programShell
+if sources.programs then
+    local checks = library("expect", debug.getinfo)
+    settings = library("settings", checks)
+    local make_package = library("require", checks).make
+    programs = library("programs", checks, load)
+    programShell = library("shell", checks, make_package, debug.getinfo, debug.getupvalue, debug.setupvalue)
 end
 
 -------------------------------------------------------------------------------------------------
@@ -426,6 +443,11 @@ local function ended(ok, ...)
 end
 
 local function kernel(main, ...)
+    if programShell then
+        -- The script runs as the computer's first program (its own env, arg, shell, require).
+        local chunk = main
+        main = function(...) return programShell.runMain(chunk, config.program, ...) end
+    end
     local co = watch(co_create(function(...) return ended(pcall(main, ...)) end))
     local ok, filter, succeeded, problem = co_resume(co, ...)
     while filter ~= ENDED do
@@ -452,5 +474,13 @@ for _, name in ipairs(hiddenOs) do
     if not allowed["os." .. name] then os[name] = nil end
 end
 if not allowed["string.dump"] then string.dump = nil end
+
+-- CraftOS's loaders replace the host's (unless the host widened the sandbox to keep them).
+if programs then
+    if not allowed.loadfile then loadfile = programs.loadfile end
+    if not allowed.dofile then dofile = programs.dofile end
+    os.run, os.loadAPI, os.unloadAPI = programs.run, programs.loadAPI, programs.unloadAPI
+    if fs and fs.exists("/.settings") then settings.load("/.settings") end
+end
 
 return kernel, project, payloads

@@ -1,0 +1,12 @@
+-- Without files: the CraftOS loaders answer as CraftOS does when nothing is there.
+print(loadfile("x.lua"))
+print(pcall(dofile, "x.lua"))
+print(os.run({}, "x.lua"))
+print(shell.run("missing arg"))
+print(shell.execute("missing"))
+print(select(2, pcall(load("error('boom')", "named"))))
+print(select(2, load("x =", "named")))
+print(select(2, pcall(loadstring("error('boom')", "=exact"))))
+print(select(2, pcall(load("error('boom')", "@/file.lua"))))
+print(load(string.dump and "" or "\27Lua", "bin"))
+print(type(os.loadAPI), type(os.unloadAPI), rawget(_G, "require"), rawget(_G, "package"))
