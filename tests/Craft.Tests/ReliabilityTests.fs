@@ -318,6 +318,8 @@ let memory =
                         (fun r ->
                             task {
                                 use! _client = WsHelpers.rawConnect r.Port
+                                let! _ = r.WaitLine "connected"
+                                r.Computer.QueueEvent "go"
                                 let! _ = r.WaitLine "sent all"
                                 let! line = r.WaitPrefix "closed "
                                 Expect.equal line "closed 1008 Send queue full" "the script hears why"

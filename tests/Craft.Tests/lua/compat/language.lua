@@ -1,9 +1,10 @@
 -- CraftOS compatibility of the language (SPEC 5.5): each line prints exact results.
 
--- getfenv / setfenv
+-- getfenv / setfenv. The program runs in its own environment over _G (as CraftOS's shell runs
+-- programs): level 1 is that environment, level 0 the globals.
 local function readsGlobal() return marker end
-print("getfenv()", getfenv() == _G, getfenv(1) == _G, getfenv(0) == _G)
-print("getfenv(f)", getfenv(readsGlobal) == _G, getfenv(print) == _G, getfenv(function() end) == _G)
+print("getfenv()", getfenv() == _ENV, getfenv(1) == _ENV, getfenv(0) == _G)
+print("getfenv(f)", getfenv(readsGlobal) == _ENV, getfenv(print) == _G, getfenv(function() end) == _G)
 local env = { marker = "from env" }
 print("setfenv", setfenv(readsGlobal, env) == readsGlobal, getfenv(readsGlobal) == env, readsGlobal())
 marker = "global"
@@ -17,7 +18,7 @@ local function caller()
     return e, marker -- reads a global, so it has an environment (an _ENV upvalue) to set
 end
 setfenv(caller, env)
-print("getfenv(2)", level2() == _G, caller() == env, select(2, caller()))
+print("getfenv(2)", level2() == _ENV, caller() == env, select(2, caller()))
 local chunk = load("x = 1; local e = getfenv(1); return e")
 local sandbox = {}
 setfenv(chunk, sandbox)

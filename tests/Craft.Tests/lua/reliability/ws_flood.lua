@@ -1,10 +1,12 @@
 -- Sends 300 messages of 100 KiB to its first client, which never reads. Every send succeeds; the
 -- client is given up once its send queue passes the cap, and the script hears of it as a close.
--- Prints "port N", "connected", "sent all", then "closed CODE REASON".
+-- Prints "port N", "connected", "sent all", then "closed CODE REASON". Floods once the host
+-- queues "go".
 local server = http.websocketServer(0)
 print("port " .. server.getPort())
 local client = server.listen()
 print("connected")
+os.pullEvent("go") -- the test has read the handshake's answer
 local chunk = string.rep("x", 100 * 1024)
 for _ = 1, 300 do client.send(chunk, true) end
 print("sent all")
