@@ -27,11 +27,15 @@ internal sealed partial class LuaRuntime : IDisposable
     // Keeps the native delegates alive as long as the Lua state can call them.
     private readonly List<LuaFunction> _natives = new();
 
+    // The fs API's natives and open files (Apis/FileSystem.cs).
+    private readonly Apis.FileSystem _fileSystem;
+
     public LuaRuntime(Computer computer, ComputerOptions options)
     {
         _computer = computer;
         _options = options;
         _main = new Lua(openLibs: true);
+        _fileSystem = new Apis.FileSystem(computer.RootDirectory, options.FileSystemCapacity);
 
         var bios = Resource("bios.lua");
         if (_main.LoadBuffer(bios, "@bios.lua", "t") != LuaStatus.OK)
@@ -64,6 +68,7 @@ internal sealed partial class LuaRuntime : IDisposable
 
     public void Dispose()
     {
+        try { _fileSystem.Dispose(); } catch { }
         try { _main.Dispose(); } catch { }
     }
 
@@ -452,6 +457,8 @@ internal sealed partial class LuaRuntime : IDisposable
         }));
 
         AddNetworkNatives();
+        _fileSystem.Push(_main);
+        _main.SetField(-2, "fs");
     }
 
     private void PushConfig()
@@ -478,7 +485,7 @@ internal sealed partial class LuaRuntime : IDisposable
     private void PushSources()
     {
         _main.NewTable();
-        foreach (var name in new[] { "textutils", "parallel", "bit32", "http" })
+        foreach (var name in new[] { "textutils", "parallel", "bit32", "http", "fs", "io" })
         {
             var source = typeof(LuaRuntime).Assembly.GetManifestResourceInfo("Craft.Lua." + name + ".lua") is null
                 ? null
