@@ -135,7 +135,9 @@ end
 
 function fs.find(wild)
     expect(1, wild, "string")
-    wild = sanitize(wild, true)
+    -- CC:Tweaked's cleaning drops "?": keep it as a private-use character meanwhile.
+    local QUESTION = "\239\163\191"
+    wild = sanitize(wild:gsub("%?", QUESTION), true):gsub(QUESTION, "?")
     local first = wild:find("[*?]")
     if not first then
         if fs.exists(wild) then return { wild } end
