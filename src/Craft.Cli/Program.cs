@@ -43,6 +43,9 @@ public static class Program
           --runaway SECONDS           time without yielding before an error (default 7)
           --id N                      os.getComputerID() (default 0)
           --label TEXT                os.getComputerLabel() (default none)
+          --root DIR                  the computer's root directory / (default: the script's directory;
+                                      the script must lie inside it)
+          --fs-capacity BYTES         bytes the computer's files may hold (default: the disk's free space)
           --allow NAME                expose a sandboxed name (io, debug, require, os.getenv, ...); repeatable
           --request-log               print one line per HTTP request on standard error
 
@@ -83,6 +86,10 @@ public static class Program
 
         if (!File.Exists(script))
             return Fail($"no such script: {script}");
+        if (options.RootDirectory is { } root && !Directory.Exists(root))
+            return Fail($"no such root directory: {root}");
+        if (options.RootDirectory is { } rootDir && !Inside(rootDir, script))
+            return Fail($"the script {script} does not lie inside the root directory {rootDir}");
 
         using var cancel = new CancellationTokenSource();
         int signals = 0;
@@ -116,6 +123,13 @@ public static class Program
         {
             return Fail(e.Message);
         }
+    }
+
+    private static bool Inside(string root, string script)
+    {
+        var inside = Path.GetRelativePath(Path.GetFullPath(root), Path.GetFullPath(script));
+        return inside != "." && inside != ".." && !Path.IsPathRooted(inside)
+            && !inside.StartsWith(".." + Path.DirectorySeparatorChar, StringComparison.Ordinal);
     }
 
     private static int Fail(string message)
@@ -189,6 +203,8 @@ public static class Program
                 case "--runaway": options = options with { RunawayTimeout = Seconds(arg, Value(args, arg)) }; break;
                 case "--id": options = options with { ComputerId = Int(arg, Value(args, arg), 0) }; break;
                 case "--label": options = options with { Label = Value(args, arg) }; break;
+                case "--root": options = options with { RootDirectory = Value(args, arg) }; break;
+                case "--fs-capacity": options = options with { FileSystemCapacity = Long(arg, Value(args, arg), 0) }; break;
                 case "--allow": allowed.Add(Value(args, arg)); break;
                 case "--request-log": options = options with { RequestLog = true }; break;
                 case "--": i++; goto done;

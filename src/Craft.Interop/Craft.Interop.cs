@@ -104,6 +104,19 @@ public sealed record ComputerOptions
     /// </summary>
     public IReadOnlySet<string> Unsandboxed { get; init; } = new HashSet<string>();
 
+    /// <summary>
+    /// The host directory that is the computer's root <c>/</c> for <c>fs</c> and <c>io</c>. When
+    /// null, <see cref="Computer.RunFileAsync"/> uses the script's directory, and
+    /// <see cref="Computer.RunAsync"/> an empty root that cannot be written.
+    /// </summary>
+    public string? RootDirectory { get; init; }
+
+    /// <summary>
+    /// Bytes the computer's files may hold together (CraftOS's computer space limit); writes past
+    /// it fail with <c>Out of space</c>. Null: the host disk's free space.
+    /// </summary>
+    public long? FileSystemCapacity { get; init; }
+
     /// <summary>Write one line per HTTP request to <see cref="Error"/> (method, target, status).</summary>
     public bool RequestLog { get; init; }
 
@@ -133,6 +146,7 @@ public sealed record ComputerOptions
         Positive(nameof(MaxBufferedRequestBytes), MaxBufferedRequestBytes);
         Positive(nameof(MaxWebSocketSendQueueBytes), MaxWebSocketSendQueueBytes);
         if (ShutdownTimeout < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(ShutdownTimeout), ShutdownTimeout, "must not be negative");
+        if (FileSystemCapacity is < 0) throw new ArgumentOutOfRangeException(nameof(FileSystemCapacity), FileSystemCapacity, "must not be negative");
         ArgumentNullException.ThrowIfNull(HostAddress);
         ArgumentNullException.ThrowIfNull(Output);
         ArgumentNullException.ThrowIfNull(Error);
@@ -183,13 +197,28 @@ public sealed partial class Computer : IAsyncDisposable
             throw new FileNotFoundException($"cannot read script {path}: {e.Message}", path, e);
         }
 
+        var full = Path.GetFullPath(path);
+        var root = Path.GetFullPath(_options.RootDirectory ?? Path.GetDirectoryName(full)!);
+        var inside = Path.GetRelativePath(root, full);
+        if (inside == "." || inside == ".." || inside.StartsWith(".." + Path.DirectorySeparatorChar, StringComparison.Ordinal) || Path.IsPathRooted(inside))
+            throw new ArgumentException($"the script {path} does not lie inside the root directory {root}", nameof(path));
+        RootDirectory = root;
+        ProgramPath = inside.Replace(Path.DirectorySeparatorChar, '/');
         return Start(source, path, args ?? [], cancellationToken);
     }
+
+    /// <summary>The host directory that is the computer's root (null: an empty root that cannot be written).</summary>
+    internal string? RootDirectory { get; private set; }
+
+    /// <summary>The running program's path inside the root, without a leading slash
+    /// (<c>site/server.lua</c>); null when the computer runs source text.</summary>
+    internal string? ProgramPath { get; private set; }
 
     /// <summary>Runs Lua source text; <paramref name="chunkName"/> names it in error messages.</summary>
     public Task<int> RunAsync(string source, string chunkName = "script", IReadOnlyList<string>? args = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(source);
+        RootDirectory = _options.RootDirectory is { } root ? Path.GetFullPath(root) : null;
         return Start(System.Text.Encoding.UTF8.GetBytes(source), chunkName, args ?? [], cancellationToken);
     }
 

@@ -27,11 +27,15 @@ internal sealed partial class LuaRuntime : IDisposable
     // Keeps the native delegates alive as long as the Lua state can call them.
     private readonly List<LuaFunction> _natives = new();
 
+    // The fs API's natives and open files (Apis/FileSystem.cs).
+    private readonly Apis.FileSystem _fileSystem;
+
     public LuaRuntime(Computer computer, ComputerOptions options)
     {
         _computer = computer;
         _options = options;
         _main = new Lua(openLibs: true);
+        _fileSystem = new Apis.FileSystem(computer.RootDirectory, options.FileSystemCapacity);
 
         var bios = Resource("bios.lua");
         if (_main.LoadBuffer(bios, "@bios.lua", "t") != LuaStatus.OK)
@@ -64,6 +68,7 @@ internal sealed partial class LuaRuntime : IDisposable
 
     public void Dispose()
     {
+        try { _fileSystem.Dispose(); } catch { }
         try { _main.Dispose(); } catch { }
     }
 
@@ -461,6 +466,8 @@ internal sealed partial class LuaRuntime : IDisposable
         }));
 
         AddNetworkNatives();
+        _fileSystem.Push(_main);
+        _main.SetField(-2, "fs");
     }
 
     /// <summary>The CC:Tweaked release whose CraftOS Craft follows, as <c>_HOST</c> names it.</summary>
@@ -475,6 +482,12 @@ internal sealed partial class LuaRuntime : IDisposable
         {
             PushText(_main, label);
             _main.SetField(-2, "label");
+        }
+        // The script's path inside the root: it runs as that program (shell, arg, require).
+        if (_computer.ProgramPath is { } program)
+        {
+            PushText(_main, program);
+            _main.SetField(-2, "program");
         }
         // CraftOS's shape, "ComputerCraft <version> (<emulator> <version>)", which scripts parse.
         PushText(_main, $"ComputerCraft {CcTweakedVersion} (Craft {Computer.Version})");
@@ -491,7 +504,7 @@ internal sealed partial class LuaRuntime : IDisposable
     private void PushSources()
     {
         _main.NewTable();
-        foreach (var name in new[] { "textutils", "parallel", "bit32", "http", "expect", "settings", "require", "programs", "shell" })
+        foreach (var name in new[] { "textutils", "parallel", "bit32", "http", "fs", "io", "expect", "settings", "require", "programs", "shell" })
         {
             var source = typeof(LuaRuntime).Assembly.GetManifestResourceInfo("Craft.Lua." + name + ".lua") is null
                 ? null

@@ -31,6 +31,7 @@ let main argv =
                     CSharpApiTests.tests
                     FuzzTests.tests
                     ModelTests.tests
+                    FileSystemTests.tests
                 ])
 
     // A plain closing line that any CI reader understands, after Expecto's own summary.

@@ -8,7 +8,7 @@
 -- Called by the host with:
 --   native   a table of host functions (see Craft.Interop's LuaRuntime for each one)
 --   config   { id, label, host, version, sandbox = { name = true, ... } }
---   sources  { textutils = "...", parallel = "...", bit32 = "...", http = "..." }
+--   sources  { textutils = "...", parallel = "...", bit32 = "...", http = "...", fs = "...", io = "..." }
 
 local native, config, sources = ...
 
@@ -383,6 +383,19 @@ do
     http = (chunk(native, project, expect, expectOpt))
 end
 
+do
+    local function api(name, ...)
+        local chunk, err = raw_load(sources[name], "@" .. name, "t", _G)
+        if not chunk then error(err, 0) end
+        return (chunk(...))
+    end
+    fs = api("fs", native.fs, expect, expectOpt)
+    -- The host's io only when the host widens the sandbox for it; otherwise CraftOS's, over fs.
+    if not (config.sandbox or {}).io then
+        io = api("io", fs, { write = n_write, writeError = n_writeError, readLine = n_readLine }, expect, expectOpt)
+    end
+end
+
 -- CraftOS names chunks "=name" unless the name says otherwise, so errors read "name:1: ...".
 local function chunkName(name)
     if type(name) == "string" and not name:find("^[@=]") then return "=" .. name end
@@ -462,7 +475,7 @@ end
 -- The sandbox: what a CraftOS script cannot reach unless the host widens it.
 
 local hidden = {
-    "io", "debug", "dofile", "loadfile", "require", "package", "collectgarbage",
+    "debug", "dofile", "loadfile", "require", "package", "collectgarbage",
 }
 local hiddenOs = { "execute", "exit", "remove", "rename", "getenv", "tmpname", "setlocale" }
 local allowed = config.sandbox or {}
