@@ -262,6 +262,23 @@ type private WatchedStream(inner: Stream, abandoned: unit -> bool) =
 
         base.Dispose(disposing)
 
+/// A connection's request heads as a `RequestHeadScanner` followed them, and how many requests
+/// the handler has taken from it. A connection feature, so each request's `HttpContext.Features`
+/// reaches it (Kestrel's request features fall back to the connection's). HTTP/1.1 runs one
+/// request at a time per connection: `Requests` needs no lock.
+[<Sealed; AllowNullLiteral>]
+type private HeadScan(scanner: RequestHeadScanner) =
+    member _.Scanner = scanner
+
+    [<DefaultValue>]
+    val mutable Requests: int
+
+/// A connection's transport, its input shown to a scanner first.
+type private ScannedTransport(inner: System.IO.Pipelines.IDuplexPipe, input: System.IO.Pipelines.PipeReader) =
+    interface System.IO.Pipelines.IDuplexPipe with
+        member _.Input = input
+        member _.Output = inner.Output
+
 type private App(handle: HttpContext -> Task) =
     interface IHttpApplication<HttpContext> with
         // Kestrel keeps one context per connection for the application to reuse, as ASP.NET
@@ -886,8 +903,20 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
 
     let sweeper = new Timer((fun _ -> sweep ()), null, 100, 100)
 
+    /// Whether this request's head had a Content-Length that is not 1*DIGIT, which Kestrel
+    /// accepted (`+3`, `-0`) and shows only as the number it read. Counts the request.
+    static let badLength (context: HttpContext) =
+        match context.Features.Get<HeadScan>() with
+        | null -> false
+        | scan ->
+            let index = scan.Requests
+            scan.Requests <- index + 1
+            // Kestrel refuses a head it cannot read a number from: a bad one that got here has one.
+            scan.Scanner.IsBadHead index && context.Request.Headers.ContentLength.HasValue
+
     let handle (port: Port) (gate: Gate) (context: HttpContext) : Task =
         task {
+            let badLength = badLength context
             let upgrade = isWebSocketRequest context
 
             // Plain requests are counted until their answer is written: shutdown waits for them.
@@ -897,7 +926,7 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
             try
                 let! body =
                     task {
-                        if malformedHead context.Request then
+                        if badLength || malformedHead context.Request then
                             refuseRequest context 400 true
                             return ValueNone
                         elif upgrade then
@@ -983,6 +1012,24 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
                         Interlocked.Decrement(&connections) |> ignore
                 })
 
+    /// Every byte a client sends goes by a `RequestHeadScanner` before Kestrel reads it, so that
+    /// `handle` can refuse a request whose head Kestrel read leniently.
+    let scanHeads (next: Microsoft.AspNetCore.Connections.ConnectionDelegate) =
+        // Past Kestrel's own limits (a head it refuses with 414 or 431), the scanner gives up.
+        let cap =
+            int (
+                min
+                    (int64 Int32.MaxValue)
+                    (max 65536L (int64 options.MaxRequestLineBytes + int64 options.MaxRequestHeaderBytes + 1024L))
+            )
+
+        Microsoft.AspNetCore.Connections.ConnectionDelegate(fun connection ->
+            let scanner = RequestHeadScanner cap
+            let transport = connection.Transport
+            connection.Transport <- ScannedTransport(transport, ScanningPipeReader(transport.Input, scanner))
+            connection.Features.Set<HeadScan>(HeadScan scanner)
+            next.Invoke connection)
+
     /// Opens a Kestrel server on the port (0: any free one); the bound port, or why it failed.
     member _.Bind(port: Port) : Result<Port, string> =
         try
@@ -1000,7 +1047,7 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
 
             kestrel.Listen(
                 IPEndPoint(options.Address, port),
-                fun listen -> listen.Use(Func<_, _>(limitConnections)) |> ignore
+                fun listen -> listen.Use(Func<_, _>(limitConnections)).Use(Func<_, _>(scanHeads)) |> ignore
             )
 
             let transport =

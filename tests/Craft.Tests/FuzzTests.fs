@@ -5,6 +5,7 @@ module Craft.Tests.FuzzTests
 
 open System
 open System.IO
+open System.IO.Pipelines
 open System.Net.Sockets
 open System.Text.RegularExpressions
 open System.Threading
@@ -294,6 +295,299 @@ let private frames =
             testPropertyWithConfig frameConfig "well-formed frames, cut anywhere: the last close frame's code"
             <| Prop.forAll (Arb.fromGen frameRun) (fun (bytes, cuts, expected) ->
                 Expect.equal (follow bytes cuts) expected "LastClose and Violation")
+        ]
+
+// ---- The request head scanner ----
+
+/// What a scanner concluded: heads completed, the bad ones among them, whether it still follows.
+let private scanOf (feed: RequestHeadScanner -> unit) =
+    let run =
+        Task.Run<int * int list * bool>(
+            Func<int * int list * bool>(fun () ->
+                let scanner = RequestHeadScanner()
+                feed scanner
+                let heads = scanner.HeadsCompleted
+
+                heads,
+                [
+                    for i in 0 .. heads - 1 do
+                        if scanner.IsBadHead i then
+                            i
+                ],
+                scanner.Following)
+        )
+
+    if not (run.Wait(TimeSpan.FromSeconds 5.0)) then
+        failtest "Feed did not return within 5 s"
+
+    run.Result
+
+/// Feeds `data` cut at `cuts` to a new scanner.
+let private scan (data: byte array) (cuts: int list) =
+    scanOf (fun scanner ->
+        for start, finish in chunksOf data cuts do
+            scanner.Feed(ReadOnlySpan(data, start, finish - start)))
+
+/// Feeds `data` cut at `cuts` through a pipe and a `ScanningPipeReader`, read the way a parser
+/// reads: reads that wait for data and reads that do not, consuming and examining a random part
+/// of what it got each time (`picks`, fractions in 0..1000).
+let private scanThroughPipe (data: byte array) (cuts: int list) (picks: (int * int * bool) list) =
+    scanOf (fun scanner ->
+        let pipe =
+            Pipe(
+                PipeOptions(
+                    pauseWriterThreshold = 0L,
+                    readerScheduler = PipeScheduler.Inline,
+                    writerScheduler = PipeScheduler.Inline
+                )
+            )
+
+        let reader = ScanningPipeReader(pipe.Reader, scanner)
+        let mutable picks = picks
+
+        let readOnce (early: ValueTask<ReadResult> option) =
+            let result =
+                match early with
+                | Some pending -> pending.AsTask().Result
+                | None -> reader.ReadAsync().AsTask().Result
+
+            let buffer = result.Buffer
+
+            let c, e =
+                match picks with
+                | (c, e, _) :: rest ->
+                    picks <- rest
+                    c, e
+                | [] -> 1000, 1000
+
+            let consumed = buffer.Length * int64 c / 1000L
+            let examined = consumed + (buffer.Length - consumed) * int64 e / 1000L
+            // Examining less than all of it makes the next read return at once; only when more
+            // data is written next, so that no read waits for ever.
+            reader.AdvanceTo(buffer.GetPosition consumed, buffer.GetPosition examined)
+            result.IsCompleted
+
+        for start, finish in chunksOf data cuts do
+            let early =
+                match picks with
+                | (_, _, true) :: _ -> Some(reader.ReadAsync()) // waits for the write below
+                | _ -> None
+
+            System.Buffers.BuffersExtensions.Write(pipe.Writer, ReadOnlySpan(data, start, finish - start))
+            pipe.Writer.FlushAsync().AsTask().Wait()
+            readOnce early |> ignore
+
+        pipe.Writer.Complete()
+        let mutable completed = false
+        picks <- []
+
+        while not completed do
+            completed <- readOnce None
+
+        reader.Complete())
+
+/// Valid spellings of a Content-Length of n: digits, leading zeros, spaces and tabs around.
+let private goodLength =
+    Gen.elements [ sprintf " %d"; sprintf "%d"; sprintf " 00%d"; sprintf "\t%d \t" ]
+
+
+/// A Content-Length line for n that HTTP forbids.
+let private badLength =
+    Gen.elements
+        [
+            sprintf " +%d"
+            (fun n -> if n = 0 then " -0" else $" -0{n}")
+            sprintf " %d %d" 3
+            sprintf " 0x%x"
+            (fun _ -> "")
+            (fun _ -> " ")
+            sprintf " %d, %d" 3
+            sprintf " %de0"
+            sprintf " %d\r\nContent-Length: 3"
+            sprintf " %d\r\ncontent-length: 3"
+        ]
+
+/// A request the scanner must follow, as text; a Content-Length value for its body, if any.
+let private requestWith (framings: string list) (lengthValue: Gen<int -> string>) =
+    gen {
+        let! methodName =
+            Gen.elements [ "GET"; "POST"; "PUT"; "DELETE"; "HEAD"; "OPTIONS"; "PATCH"; "connect-ish" ]
+
+        let! target =
+            Gen.elements [ "/"; "/a/b?x=1&y=%20"; "*"; "http://127.0.0.1/abs"; "/HTTP/1.1" ]
+
+        let! others =
+            Gen.listOf (
+                Gen.elements
+                    [
+                        "Accept: */*"
+                        "X-Content-Length: +3"
+                        "Content-Length-X: -0"
+                        "Content-Lengt: 0x3"
+                        "X: Content-Length: +3"
+                        "Transfer-Encodings: gzip"
+                        "Connection: keep-alive"
+                        "Connection:"
+                        "Upgrade-Insecure-Requests: 1"
+                        "Cookie: a=b; c=\"d\""
+                        "User-Agent: " + String('u', 300)
+                        "X-Empty:"
+                        "X-Tabs:\tvalue\t"
+                    ]
+            )
+
+        let! body =
+            Gen.elements [ "abc"; ""; "0\r\n\r\nGET / HTTP/1.1\r\n\r\n"; String('b', 2000) ]
+
+        let! framing = Gen.elements framings
+        let body = if framing = "length" && body = "" then "abc" else body
+        let! lengthText = lengthValue
+        let! chunks = Gen.choose (1, 4)
+        let! extension = Gen.elements [ ""; ";a=b"; ";a=\"q;\\\"\""; "; a = b ;c"; ";x=\rx" ]
+        let! trailers = Gen.elements [ ""; "T: 1\r\n"; "T: 1\r\nContent-Length: +3\r\n" ]
+        let! lineEnd = Gen.frequency [ 5, Gen.constant "\r\n"; 1, Gen.constant "\n" ]
+        let! emptyFirst = Gen.frequency [ 9, Gen.constant ""; 1, Gen.constant "\r\n" ]
+
+        let head, bodyText =
+            match framing with
+            | "length" -> [ $"Content-Length:{lengthText body.Length}" ], body
+            | "chunked" ->
+                let size = max 1 (body.Length / chunks)
+
+                let pieces =
+                    [
+                        for i in 0..size .. body.Length - 1 -> body.Substring(i, min size (body.Length - i))
+                    ]
+
+                let encoded =
+                    String.Join("", [ for p in pieces -> $"{p.Length:x}{extension}\r\n{p}\r\n" ])
+                    + $"0{extension}\r\n{trailers}\r\n"
+
+                [ "Transfer-Encoding: chunked" ], encoded
+            | _ -> [], ""
+
+        let lines = [ $"{methodName} {target} HTTP/1.1"; "Host: 127.0.0.1" ] @ others @ head
+        return emptyFirst + String.Join(lineEnd, lines) + lineEnd + lineEnd + bodyText
+    }
+
+let private validRequest = requestWith [ "none"; "length"; "chunked" ] goodLength
+
+let private pipelined (count: Gen<int>) =
+    gen {
+        let! n = count
+        let! requests = Gen.listOfLength n validRequest
+        return requests
+    }
+
+let private scannerConfig =
+    { FsCheckConfig.defaultConfig with
+        maxTest = 300
+    }
+
+let private scanner =
+    testList
+        "head scanner"
+        [
+            testPropertyWithConfig
+                scannerConfig
+                "valid pipelined requests, cut anywhere: every head counted, none flagged"
+            <| Prop.forAll
+                (Arb.fromGen (
+                    gen {
+                        let! requests = pipelined (Gen.choose (1, 6))
+                        let data = bytesOf (String.Join("", requests))
+                        let! cuts = cutsIn data
+                        return requests, data, cuts
+                    }
+                ))
+                (fun (requests, data, cuts) ->
+                    Expect.equal (scan data cuts) (requests.Length, [], true) "all followed, none bad")
+
+            testPropertyWithConfig scannerConfig "a bad Content-Length is flagged at exactly its index"
+            <| Prop.forAll
+                (Arb.fromGen (
+                    gen {
+                        let! before = pipelined (Gen.choose (0, 4))
+                        let! bad = requestWith [ "length" ] badLength
+
+                        let! after = pipelined (Gen.choose (0, 2))
+                        let data = bytesOf (String.Join("", before @ [ bad ] @ after))
+                        let! cuts = cutsIn data
+                        return before.Length, data, cuts
+                    }
+                ))
+                (fun (index, data, cuts) ->
+                    let heads, bad, following = scan data cuts
+                    Expect.equal (heads, bad, following) (index + 1, [ index ], false) "flagged, then stopped")
+
+            testPropertyWithConfig scannerConfig "through a ScanningPipeReader: every byte once, in order"
+            <| Prop.forAll
+                (Arb.fromGen (
+                    gen {
+                        let! requests = pipelined (Gen.choose (1, 6))
+                        let data = bytesOf (String.Join("", requests))
+                        let! cuts = cutsIn data
+
+                        let! picks =
+                            Gen.listOf (
+                                Gen.zip3 (Gen.choose (0, 1000)) (Gen.choose (0, 1000)) (Gen.elements [ true; false ])
+                            )
+
+                        return requests.Length, data, cuts, picks
+                    }
+                ))
+                (fun (count, data, cuts, picks) ->
+                    Expect.equal (scanThroughPipe data cuts picks) (count, [], true) "all followed, none bad")
+
+            testPropertyWithConfig scannerConfig "any bytes, cut anywhere: Feed returns, and the cuts change nothing"
+            <| Prop.forAll
+                (Arb.fromGen (
+                    gen {
+                        let httpish =
+                            Gen.frequency
+                                [
+                                    3, anyByte
+                                    3, Gen.elements (List.ofArray "\r\n\r\n :;0123456789abcdefABCDEF+-\t"B)
+                                ]
+
+                        let! pieces =
+                            Gen.listOf (
+                                Gen.oneof
+                                    [
+                                        Gen.map Array.singleton httpish
+                                        Gen.elements
+                                            [
+                                                "GET / HTTP/1.1\r\nHost: a\r\n"B
+                                                "Content-Length: "B
+                                                "Transfer-Encoding: chunked\r\n"B
+                                                "Connection: upgrade\r\n"B
+                                                "\r\n"B
+                                                "5;x\r\nhello\r\n"B
+                                                "0\r\n\r\n"B
+                                            ]
+                                    ]
+                            )
+
+                        let data = Array.concat pieces
+                        let! cuts = cutsIn data
+                        return data, cuts
+                    }
+                ))
+                (fun (data, cuts) -> Expect.equal (scan data cuts) (scan data []) "the same as in one piece")
+
+            testCase "a megabyte of random bytes, and of one long header line, in linear time" (fun () ->
+                let random = Array.zeroCreate<byte> 1_000_000
+                Random(7).NextBytes random
+                let long = Array.append "GET / HTTP/1.1\r\nX: "B (Array.create 1_000_000 'a'B)
+                let lines = Array.concat (Array.create 100_000 "GET / HTTP/1.1\r\n\r\n"B)
+
+                for data in [ random; long; lines ] do
+                    let watch = Diagnostics.Stopwatch.StartNew()
+                    scan data [ for i in 1..1000 -> i * 997 ] |> ignore
+                    Expect.isLessThan watch.ElapsedMilliseconds 2000L "quick"
+
+                let heads, bad, following = scan lines []
+                Expect.equal (heads, bad, following) (100_000, [], true) "every GET counted")
         ]
 
 // ---- HTTP request heads ----
@@ -606,4 +900,4 @@ let private http =
                     .GetResult())
         ]
 
-let tests = testList "fuzz" [ frames; http ]
+let tests = testList "fuzz" [ frames; scanner; http ]

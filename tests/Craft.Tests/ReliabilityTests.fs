@@ -435,15 +435,67 @@ let badInput =
                                         (bytesOf "80000000\r\nabc\r\n")
                                     "byte 0x01 in a header value", get [ "X-Bad: a\001b" ]
                                     "byte 0x7F in a header value", get [ "X-Bad: a\127b" ]
+                                    // Content-Length = 1*DIGIT (RFC 9110 8.6). Kestrel reads a
+                                    // signed number and shows only the number it read.
+                                    for value in [ "+3"; "-0"; "+0"; "3 3"; "0x3"; "" ] do
+                                        $"Content-Length: {value}",
+                                        requestBytes "POST /bad HTTP/1.1" [ $"Content-Length: {value}" ] (bytesOf "abc")
+                                    "two Content-Length lines",
+                                    requestBytes
+                                        "POST /bad HTTP/1.1"
+                                        [ "Content-Length: 3"; "Content-Length: 3" ]
+                                        (bytesOf "abc")
                                 ]
 
-                            for name, bytes in cases do
-                                let! status = statusOf r.Port bytes
-                                Expect.equal status 400 name
+                            let! statuses = Task.WhenAll [| for _, bytes in cases -> statusOf r.Port bytes |]
+
+                            let wrong =
+                                List.zip (List.map fst cases) (List.ofArray statuses)
+                                |> List.filter (fun (_, status) -> status <> 400)
+
+                            Expect.isEmpty wrong "every case gets 400"
 
                             Expect.isEmpty (r.LinesStarting "url /bad") "none reached the script"
                             let! ok = rawGet r.Port "/fine"
                             Expect.equal ok.Text "/fine" "the server still serves"
+                            let! _ = r.Stop()
+                            ()
+                        }
+            }
+
+            testTask "a bad Content-Length pipelined after good requests: they are served, it is refused" {
+                do!
+                    withReliability standard "plain.lua" []
+                    <| fun r ->
+                        task {
+                            use! connection = RawConnection.Open r.Port
+
+                            do!
+                                connection.Send(
+                                    Array.concat
+                                        [
+                                            requestBytes "GET /one HTTP/1.1" [] [||]
+                                            requestBytes "POST /two HTTP/1.1" [ "Content-Length: 03" ] (bytesOf "abc")
+                                            requestBytes
+                                                "POST /three HTTP/1.1"
+                                                [ "Transfer-Encoding: chunked" ]
+                                                (bytesOf "3;x=y\r\nabc\r\n0\r\nT: 1\r\n\r\n")
+                                            requestBytes "POST /bad HTTP/1.1" [ "Content-Length: +3" ] (bytesOf "abc")
+                                            requestBytes "GET /after HTTP/1.1" [] [||]
+                                        ]
+                                )
+
+                            for path in [ "/one"; "/two"; "/three" ] do
+                                let! response = connection.ReadResponse()
+                                Expect.equal (response.Status, response.Text) (200, path) "a valid request is served"
+
+                            let! refused = connection.ReadResponse()
+                            Expect.equal refused.Status 400 "the bad one is refused"
+                            Expect.equal (refused.Header "Connection") (Some "close") "and the connection closed"
+                            let! closed = connection.WaitForClose()
+                            Expect.isTrue closed "nothing after it is read"
+                            Expect.isEmpty (r.LinesStarting "url /bad") "the bad one never reached the script"
+                            Expect.isEmpty (r.LinesStarting "url /after") "nor what follows it"
                             let! _ = r.Stop()
                             ()
                         }
