@@ -123,7 +123,7 @@ let tests =
                             "--id"
                         ]
 
-                Expect.equal r.Out "getenv\tfunction\nPATH set\tstring\nio\tnil\tos.exit\tnil\n" "standard output"
+                Expect.equal r.Out "getenv\tfunction\nPATH set\tstring\nio.popen\tnil\tos.exit\tnil\n" "standard output"
                 Expect.equal r.Code 0 "exit code"
             }
 

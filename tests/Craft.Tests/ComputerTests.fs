@@ -590,7 +590,7 @@ let private sandbox =
                 "each sandboxed name is nil and load only takes text"
                 "sandbox.lua"
                 [
-                    "io\tnil"
+                    "io.popen\tnil"
                     "debug\tnil"
                     "dofile\tfunction"
                     "loadfile\tfunction"
@@ -647,7 +647,7 @@ let private sandbox =
                         "getenv.lua"
                         []
 
-                Expect.equal r.Out (lines [ "getenv\tfunction"; "PATH set\tstring"; "io\tnil\tos.exit\tnil" ]) "output"
+                Expect.equal r.Out (lines [ "getenv\tfunction"; "PATH set\tstring"; "io.popen\tnil\tos.exit\tnil" ]) "output"
                 Expect.equal r.Code 0 "exit code"
             }
         ]

@@ -1,6 +1,7 @@
 -- The names a CraftOS script cannot reach, unless the host widens the sandbox.
+-- io is CraftOS's, over fs: the host's io (with popen) is never reachable.
 local names = {
-    "io", "debug", "dofile", "loadfile", "require", "package", "collectgarbage",
+    "io.popen", "debug", "dofile", "loadfile", "require", "package", "collectgarbage",
     "os.execute", "os.exit", "os.remove", "os.rename", "os.getenv", "os.tmpname", "os.setlocale",
     "string.dump",
 }
