@@ -24,6 +24,7 @@ let main argv =
                     WebSocketTests.tests
                     HttpTests.tests
                     ReliabilityTests.tests
+                    SiteTests.tests
                     ComputerTests.tests
                     LuaLibraryTests.tests
                     ProgramTests.tests
