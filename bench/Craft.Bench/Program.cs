@@ -2,7 +2,7 @@
 // alternating, each figure the median of several runs. Writes a Markdown report.
 //
 //   dotnet run -c Release --project bench/Craft.Bench -- [--runs 3] [--seconds 5] [--out FILE]
-//                                                          [--only events,http,json,ws,idle,soak]
+//                                                          [--only events,http,json,static,ws,idle,soak]
 //
 // HTTP load comes from wrk (Debian package `wrk`); WebSocket load from ClientWebSocket here.
 
@@ -23,7 +23,7 @@ if (args.Length == 2 && args[0] == "--serve")
 var runs = 3;
 var seconds = 5;
 string? outFile = null;
-var only = new HashSet<string> { "events", "http", "json", "ws", "idle", "soak" };
+var only = new HashSet<string> { "events", "http", "json", "static", "ws", "idle", "soak" };
 for (int i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -154,6 +154,45 @@ if (only.Contains("json") && HasWrk())
     if (errors > 0) notes.Add($"HTTP JSON echo: {errors} errors or non-2xx answers in total.");
 }
 
+// ---- Static files: a 64 KiB file, read with fs.open + readAll per request, beside Kestrel's
+// static-file middleware on the same file ----
+if (only.Contains("static") && HasWrk())
+{
+    var dir = Directory.CreateTempSubdirectory("craft-static-").FullName;
+    var bytes = new byte[64 * 1024];
+    new Random(42).NextBytes(bytes);
+    File.WriteAllBytes(Path.Combine(dir, "file.bin"), bytes);
+    File.Copy(Lua("static.lua"), Path.Combine(dir, "static.lua"));
+    try
+    {
+        await using var kestrel = await PlainKestrel.StaticFilesAsync(dir);
+        await using var craft = await CraftServer.StartAsync(Path.Combine(dir, "static.lua"));
+        var c = new List<WrkResult>();
+        var k = new List<WrkResult>();
+        var cc = new List<double>();
+        var kc = new List<double>();
+        for (int r = 0; r < runs; r++)
+        {
+            var (kr, kcpu) = await WithCpu(() => Wrk(kestrel.Port, 64, seconds, path: "/file.bin"));
+            k.Add(kr);
+            kc.Add(kcpu / (kr.Rps * seconds) * 1e6);
+            var (cr, ccpu) = await WithCpu(() => Wrk(craft.Port, 64, seconds, path: "/file.bin"));
+            c.Add(cr);
+            cc.Add(ccpu / (cr.Rps * seconds) * 1e6);
+            Console.WriteLine($"static run {r + 1}: craft {c[^1]} ({cc[^1]:F1} µs CPU/req), kestrel {k[^1]} ({kc[^1]:F1} µs CPU/req)");
+        }
+        double crps = Median(c.Select(x => x.Rps)), krps = Median(k.Select(x => x.Rps));
+        rows.Add($"| Static file 64 KiB (`fs.open` + `readAll` + `res.write`), 64 connections: requests/s | {F(crps)} | {F(krps)} | {F(crps / krps, 2)} |");
+        rows.Add($"| Static file 64 KiB, 64 connections: server CPU per request (µs) | {F(Median(cc), 1)} | {F(Median(kc), 1)} | {F(Median(cc) / Median(kc), 2)} |");
+        var errors = c.Concat(k).Sum(x => x.Errors);
+        if (errors > 0) notes.Add($"Static file: {errors} errors or non-2xx answers in total.");
+    }
+    finally
+    {
+        Directory.Delete(dir, true);
+    }
+}
+
 // ---- 10,000 idle WebSocket clients (each server in its own process, for its memory) ----
 if (only.Contains("idle"))
 {
@@ -234,11 +273,22 @@ static bool HasWrk()
     catch { return false; }
 }
 
-static async Task<WrkResult> Wrk(int port, int connections, int seconds, string? script = null)
+// This process's CPU time while `run` runs (wrk is another process; the server not under load
+// sits idle, so this is the loaded server's cost).
+static async Task<(T Result, double CpuSeconds)> WithCpu<T>(Func<Task<T>> run)
+{
+    var self = Process.GetCurrentProcess();
+    var before = self.TotalProcessorTime;
+    var result = await run();
+    self.Refresh();
+    return (result, (self.TotalProcessorTime - before).TotalSeconds);
+}
+
+static async Task<WrkResult> Wrk(int port, int connections, int seconds, string? script = null, string path = "/")
 {
     var threads = Math.Min(2, connections);
     var extra = script is null ? "" : $"-s {script} ";
-    var psi = new ProcessStartInfo("wrk", $"-t{threads} -c{connections} -d{seconds}s --latency {extra}http://127.0.0.1:{port}/")
+    var psi = new ProcessStartInfo("wrk", $"-t{threads} -c{connections} -d{seconds}s --latency {extra}http://127.0.0.1:{port}{path}")
     {
         RedirectStandardOutput = true,
         RedirectStandardError = true,
@@ -472,6 +522,13 @@ sealed class PlainKestrel : IAsyncDisposable
         var address = app.Urls.First();
         return new PlainKestrel(app, new Uri(address).Port);
     }
+
+    public static Task<PlainKestrel> StaticFilesAsync(string dir) =>
+        StartAsync(app => app.UseStaticFiles(new StaticFileOptions
+        {
+            FileProvider = new Microsoft.Extensions.FileProviders.PhysicalFileProvider(dir),
+            ServeUnknownFileTypes = true,
+        }));
 
     public static Task<PlainKestrel> HelloAsync() =>
         StartAsync(app => app.Run(context => context.Response.WriteAsync("hello")));

@@ -559,8 +559,40 @@ internal sealed class FileSystem : IDisposable
     private int ReadAll(Lua s)
     {
         if (Find(s) is not { } h) return Fail(s, Closed);
+        var stream = h.Stream;
+        if (stream.CanSeek)
+        {
+            // A file: read what remains straight into one pooled buffer of its size.
+            long left = Math.Max(0, stream.Length - stream.Position);
+            var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent((int)Math.Min(left, int.MaxValue - 64) + 1);
+            try
+            {
+                int read = 0, n;
+                while ((n = stream.Read(buffer, read, buffer.Length - read)) > 0)
+                {
+                    read += n;
+                    if (read == buffer.Length) break; // grew meanwhile: the rest below
+                }
+                if (read == buffer.Length)
+                {
+                    var more = new MemoryStream();
+                    more.Write(buffer, 0, read);
+                    stream.CopyTo(more);
+                    s.PushBoolean(true);
+                    LuaRuntime.PushSpan(s, more.GetBuffer().AsSpan(0, (int)more.Length));
+                    return 2;
+                }
+                s.PushBoolean(true);
+                LuaRuntime.PushSpan(s, buffer.AsSpan(0, read));
+                return 2;
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
         var rest = new MemoryStream();
-        h.Stream.CopyTo(rest);
+        stream.CopyTo(rest);
         s.PushBoolean(true);
         LuaRuntime.PushSpan(s, rest.GetBuffer().AsSpan(0, (int)rest.Length));
         return 2;

@@ -123,20 +123,22 @@ internal sealed class Sandbox
             return true;
         }
 
-        var lexical = System.IO.Path.Combine(Root, clean.Replace('/', System.IO.Path.DirectorySeparatorChar));
-        if (!RealPath(lexical, out var real) || !Inside(real))
+        // The root is a real path already: only what lies below it is walked, the parent first,
+        // then the last name from the parent's real path (one readlink per name in all).
+        int slash = clean.LastIndexOf('/');
+        var name = slash < 0 ? clean : clean[(slash + 1)..];
+        var realParent = Root;
+        if (slash > 0 && (!Walk(Root, clean[..slash], out realParent) || !Inside(realParent)))
         {
             error = "/" + clean + ": Access denied";
             return false;
         }
-
-        var parent = System.IO.Path.GetDirectoryName(lexical)!;
-        if (!RealPath(parent, out var realParent) || !Inside(realParent))
+        if (!Walk(realParent, name, out var real) || !Inside(real))
         {
             error = "/" + clean + ": Access denied";
             return false;
         }
-        mapped = mapped with { Real = real, Lexical = System.IO.Path.Combine(realParent, System.IO.Path.GetFileName(lexical)) };
+        mapped = mapped with { Real = real, Lexical = System.IO.Path.Combine(realParent, name) };
         return true;
     }
 
@@ -159,10 +161,20 @@ internal sealed class Sandbox
     /// </summary>
     public static bool RealPath(string absolute, out string real)
     {
-        real = absolute;
-        var pending = new Stack<string>();
         var start = System.IO.Path.GetPathRoot(absolute) ?? "/";
-        foreach (var part in Reverse(absolute[start.Length..])) pending.Push(part);
+        return Walk(start, absolute[start.Length..], out real);
+    }
+
+    /// <summary>
+    /// The real path of <paramref name="relative"/> under <paramref name="start"/>, a real path:
+    /// every link along it followed (a link's target may lead anywhere: the caller checks where it
+    /// ends). False on a link loop or a link that cannot be read.
+    /// </summary>
+    public static bool Walk(string start, string relative, out string real)
+    {
+        real = start;
+        var pending = new Stack<string>();
+        foreach (var part in Reverse(relative)) pending.Push(part);
         var current = start;
         int hops = 0;
         while (pending.Count > 0)
@@ -178,8 +190,8 @@ internal sealed class Sandbox
             string? target;
             try
             {
-                var info = new FileInfo(next);
-                target = info.Exists || Directory.Exists(next) || info.LinkTarget is not null ? info.LinkTarget : null;
+                // One readlink: null when the name is not a link (or does not exist yet).
+                target = new FileInfo(next).LinkTarget;
             }
             catch (Exception)
             {
