@@ -20,71 +20,33 @@ end
 
 local function sanitize(path, wildcards) return (n.sanitize(path, wildcards)) end
 
-function fs.list(path)
-    expect(1, path, "string")
-    return check(n.list(path))
+-- The functions that take a path, check it, and hand the native's answer back (or raise its
+-- message). makeDir and delete answer nothing.
+for _, name in ipairs { "list", "exists", "isDir", "isReadOnly", "getSize", "getFreeSpace", "getCapacity",
+    "getDrive", "attributes" } do
+    local f = n[name]
+    fs[name] = function(path)
+        expect(1, path, "string")
+        return check(f(path))
+    end
 end
 
-function fs.exists(path)
-    expect(1, path, "string")
-    return check(n.exists(path))
+for _, name in ipairs { "makeDir", "delete" } do
+    local f = n[name]
+    fs[name] = function(path)
+        expect(1, path, "string")
+        check(f(path))
+    end
 end
 
-function fs.isDir(path)
-    expect(1, path, "string")
-    return check(n.isDir(path))
-end
-
-function fs.isReadOnly(path)
-    expect(1, path, "string")
-    return check(n.isReadOnly(path))
-end
-
-function fs.getSize(path)
-    expect(1, path, "string")
-    return check(n.getSize(path))
-end
-
-function fs.getFreeSpace(path)
-    expect(1, path, "string")
-    return check(n.getFreeSpace(path))
-end
-
-function fs.getCapacity(path)
-    expect(1, path, "string")
-    return check(n.getCapacity(path))
-end
-
-function fs.getDrive(path)
-    expect(1, path, "string")
-    return check(n.getDrive(path))
-end
-
-function fs.makeDir(path)
-    expect(1, path, "string")
-    check(n.makeDir(path))
-end
-
-function fs.delete(path)
-    expect(1, path, "string")
-    check(n.delete(path))
-end
-
-function fs.move(path, dest)
-    expect(1, path, "string")
-    expect(2, dest, "string")
-    check(n.move(path, dest))
-end
-
-function fs.copy(path, dest)
-    expect(1, path, "string")
-    expect(2, dest, "string")
-    check(n.copy(path, dest))
-end
-
-function fs.attributes(path)
-    expect(1, path, "string")
-    return check(n.attributes(path))
+-- move and copy: from a path to another.
+for _, name in ipairs { "move", "copy" } do
+    local f = n[name]
+    fs[name] = function(path, dest)
+        expect(1, path, "string")
+        expect(2, dest, "string")
+        check(f(path, dest))
+    end
 end
 
 function fs.combine(path, ...)
