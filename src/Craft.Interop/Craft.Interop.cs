@@ -204,7 +204,9 @@ public sealed partial class Computer : IAsyncDisposable
             throw new ArgumentException($"the script {path} does not lie inside the root directory {root}", nameof(path));
         RootDirectory = root;
         ProgramPath = inside.Replace(Path.DirectorySeparatorChar, '/');
-        return Start(source, path, args ?? [], cancellationToken);
+        // Named as CraftOS names a program's chunk ("@/site/server.lua"): errors read
+        // "/site/server.lua:3: ...", never the host's path.
+        return Start(source, "/" + ProgramPath, args ?? [], cancellationToken);
     }
 
     /// <summary>The host directory that is the computer's root (null: an empty root that cannot be written).</summary>
