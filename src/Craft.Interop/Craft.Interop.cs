@@ -181,7 +181,8 @@ public sealed partial class Computer : IAsyncDisposable
     /// <summary>
     /// Runs the script file until it ends. The task's result is the exit code: 0 when the script
     /// returned or called <c>os.shutdown()</c>, 1 after an uncaught error (printed as
-    /// <c>file:line: message</c> on <see cref="ComputerOptions.Error"/>).
+    /// <c>/path/inside/root.lua:line: message</c> on <see cref="ComputerOptions.Error"/>, the
+    /// chunk named as CraftOS names a program).
     /// Cancelling <paramref name="cancellationToken"/> queues a <c>terminate</c> event.
     /// </summary>
     public Task<int> RunFileAsync(string path, IReadOnlyList<string>? args = null, CancellationToken cancellationToken = default)
@@ -204,7 +205,9 @@ public sealed partial class Computer : IAsyncDisposable
             throw new ArgumentException($"the script {path} does not lie inside the root directory {root}", nameof(path));
         RootDirectory = root;
         ProgramPath = inside.Replace(Path.DirectorySeparatorChar, '/');
-        return Start(source, path, args ?? [], cancellationToken);
+        // Named as CraftOS names a program's chunk ("@/site/server.lua"): errors read
+        // "/site/server.lua:3: ...", never the host's path.
+        return Start(source, "/" + ProgramPath, args ?? [], cancellationToken);
     }
 
     /// <summary>The host directory that is the computer's root (null: an empty root that cannot be written).</summary>

@@ -19,8 +19,9 @@ let private configuration =
 let private craftDll =
     Path.Combine(LuaLibraryTests.repoRoot, "src", "Craft.Cli", "bin", configuration, "net10.0", "craft.dll")
 
-/// Starts `dotnet craft.dll args` with its standard streams redirected to the test.
-let startCraft (args: string list) =
+/// Starts `dotnet craft.dll args` in the working directory `workDir` (the test's own when None),
+/// with its standard streams redirected to the test.
+let startCraftIn (workDir: string option) (args: string list) =
     let dotnet =
         match Environment.GetEnvironmentVariable "DOTNET_HOST_PATH" with
         | null
@@ -37,17 +38,25 @@ let startCraft (args: string list) =
     info.RedirectStandardError <- true
     info.RedirectStandardInput <- true
     info.UseShellExecute <- false
+
+    match workDir with
+    | Some dir -> info.WorkingDirectory <- dir
+    | None -> ()
+
     Process.Start info
+
+/// Starts `dotnet craft.dll args` with its standard streams redirected to the test.
+let startCraft (args: string list) = startCraftIn None args
 
 let private script name =
     Path.Combine(AppContext.BaseDirectory, "lua", "computer", name)
 
-type private Result = { Code: int; Out: string; Err: string }
+type Result = { Code: int; Out: string; Err: string }
 
-/// Runs `dotnet craft.dll args` with no input; fails the test after 30 s.
-let private craft (args: string list) =
+/// Runs `dotnet craft.dll args` in `workDir` with no input; fails the test after 30 s.
+let craftIn (workDir: string option) (args: string list) =
     task {
-        use proc = startCraft args
+        use proc = startCraftIn workDir args
         proc.StandardInput.Close()
         let out = proc.StandardOutput.ReadToEndAsync()
         let err = proc.StandardError.ReadToEndAsync()
@@ -69,8 +78,11 @@ let private craft (args: string list) =
             }
     }
 
+/// Runs `dotnet craft.dll args` with no input; fails the test after 30 s.
+let private craft (args: string list) = craftIn None args
+
 /// One line on standard error, starting "craft: ", nothing on standard output, exit code 2.
-let private usageError (r: Result) =
+let usageError (r: Result) =
     Expect.equal r.Code 2 "exit code"
     Expect.equal r.Out "" "standard output"
     Expect.stringStarts r.Err "craft: " "standard error"

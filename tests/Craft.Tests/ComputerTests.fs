@@ -524,10 +524,10 @@ let private errors =
                 expectOutcome r "before\n" "error.lua:4: boom\n" 1
             }
 
-            testTask "RunFileAsync names the chunk by the file's path" {
+            testTask "RunFileAsync names the chunk as CraftOS names a program: its path inside the root" {
                 let! r = runFile "error.lua"
                 Expect.equal r.Out "before\n" "output"
-                Expect.stringEnds r.Err (Path.Combine("computer", "error.lua") + ":4: boom\n") "error output"
+                Expect.equal r.Err "/error.lua:4: boom\n" "error output (never the host's path)"
                 Expect.equal (r.Err.Split('\n').Length) 2 "one line"
                 Expect.equal r.Code 1 "exit code"
             }

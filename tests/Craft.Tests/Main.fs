@@ -33,6 +33,7 @@ let main argv =
                     FuzzTests.tests
                     ModelTests.tests
                     FileSystemTests.tests
+                    EndToEndTests.tests
                 ])
 
     // A plain closing line that any CI reader understands, after Expecto's own summary.

@@ -99,7 +99,7 @@ local function make_package(env, dir)
                     if result == loading or result == nil then result = true end
                 end
                 package.loaded[name] = result
-                return result, r[2]
+                return result -- one value, as cc.require returns (not Lua 5.4's loader data)
             elseif r[2] then
                 why = why .. "\n\t" .. tostring(r[2])
             end
