@@ -6,8 +6,8 @@
 
 local native, project, expect, expectOpt = ...
 
-local type, tostring, error, pcall, rawequal, setmetatable, next, pairs =
-    type, tostring, error, pcall, rawequal, setmetatable, next, pairs
+local type, tostring, error, pcall, rawequal, rawget, rawset, setmetatable, next, pairs =
+    type, tostring, error, pcall, rawequal, rawget, rawset, setmetatable, next, pairs
 local pack = table.pack
 local find, sub, lower = string.find, string.sub, string.lower
 local floor = math.floor
@@ -18,21 +18,43 @@ local CLOSED = "attempt to use a closed file"
 
 local http = {}
 
--- Handles are plain tables of functions, as in CraftOS-PC: `pairs` lists them, and a copy made
--- with `for k, v in pairs(h) do copy[k] = v end` works like the handle. Each handle gets its own
--- closures over its state; every function works both as h.f(...) and h:f(...): one that takes
--- arguments drops its first when it is the handle itself (`a == h` is a cheap test for the usual
--- string or number argument; rawequal confirms it, so no __eq metamethod decides). This is the
--- hot path of a server: one table per handle, built by a constructor that sizes it at once, one
--- closure per function, and the state in one table the closures share.
+-- Handles are tables of functions, as in CraftOS-PC: `pairs` lists them, and a copy made with
+-- `for k, v in pairs(h) do copy[k] = v end` works like the handle. Every function works both as
+-- h.f(...) and h:f(...). Requests and responses are the hot path of a server, and most handlers
+-- call two or three of their functions: each function's closure is made on first use (through
+-- __index) and kept in the handle, and `pairs` (through __pairs) makes the rest first, so what a
+-- program sees is the same as with every closure made up front. The state lives in `states`.
+
+-- Handle -> its state; weak, so a handle nobody holds is collected with its state.
+local states = setmetatable({}, { __mode = "k" })
 
 -- Requests whose responses are still open: id -> request state, so that the host can close the
 -- request handle at the deadline.
 local live = {}
 
--- The request and response of the http_request event last made, so that http.listen can fail a
--- response without a map from handles to ids.
-local lastRes, lastId
+-- A metatable that makes `methods` (name -> function(handle, ...)) the handle's functions.
+local function handleMeta(methods)
+    local function bind(h, key)
+        local m = methods[key]
+        if m == nil then return nil end
+        -- Tail calls: an error raised at level 2 in `m` points at the handle's caller.
+        local f = function(first, ...)
+            if rawequal(first, h) then return m(h, ...) end
+            return m(h, first, ...)
+        end
+        rawset(h, key, f)
+        return f
+    end
+    return {
+        __index = bind,
+        __pairs = function(h)
+            for key in next, methods do
+                if rawget(h, key) == nil then bind(h, key) end
+            end
+            return next, h, nil
+        end,
+    }
+end
 
 -------------------------------------------------------------------------------------------------
 -- Headers: a plain table whose lookups ignore case.
@@ -49,65 +71,74 @@ local headerMeta = {
 }
 
 -------------------------------------------------------------------------------------------------
--- The request handle: a read handle over the body. st = { body, pos, closed, headers }.
+-- The request handle: a read handle over the body. Its state: { id, method, url, headers, body,
+-- pos, closed, address, remotePort }.
 
-local function newRequest(st, method, url, address, remotePort)
-    local req
-    req = {
-        getURL = function() return url end,
-        getMethod = function() return method end,
-        getRemoteAddress = function() return address, remotePort end,
+local request = {}
 
-        getRequestHeaders = function()
-            local copy = {}
-            for k, v in pairs(st.headers) do copy[k] = v end
-            return setmetatable(copy, headerMeta)
-        end,
-
-        read = function(a, count)
-            if a == req and rawequal(a, req) then a = count end
-            if st.closed then error(CLOSED, 2) end
-            expectOpt(1, a, "number")
-            local body, pos = st.body, st.pos
-            if pos > #body then return nil end
-            a = a and floor(a) or 1
-            if a < 0 then a = 0 end
-            local chunk = sub(body, pos, pos + a - 1)
-            st.pos = pos + #chunk
-            return chunk
-        end,
-
-        readLine = function(a, withTrailing)
-            if a == req and rawequal(a, req) then a = withTrailing end
-            if st.closed then error(CLOSED, 2) end
-            local body, pos = st.body, st.pos
-            if pos > #body then return nil end
-            local nl = find(body, "\n", pos, true)
-            if not nl then
-                st.pos = #body + 1
-                return sub(body, pos)
-            end
-            st.pos = nl + 1
-            if a then return sub(body, pos, nl) end
-            if nl > pos and sub(body, nl - 1, nl - 1) == "\r" then return sub(body, pos, nl - 2) end
-            return sub(body, pos, nl - 1)
-        end,
-
-        readAll = function()
-            if st.closed then error(CLOSED, 2) end
-            local body, pos = st.body, st.pos
-            st.pos = #body + 1
-            if pos == 1 then return body end
-            return sub(body, pos)
-        end,
-
-        close = function() st.closed = true end,
-    }
-    return req
+function request.getURL(h) return states[h].url end
+function request.getMethod(h) return states[h].method end
+function request.getRemoteAddress(h)
+    local st = states[h]
+    return st.address, st.remotePort
 end
+
+function request.getRequestHeaders(h)
+    local copy = {}
+    for k, v in pairs(states[h].headers) do copy[k] = v end
+    return setmetatable(copy, headerMeta)
+end
+
+local function readable(h)
+    local st = states[h]
+    if st.closed then error(CLOSED, 3) end
+    return st
+end
+
+function request.read(h, count)
+    local st = readable(h)
+    expectOpt(1, count, "number")
+    local body, pos = st.body, st.pos
+    if pos > #body then return nil end
+    count = count and floor(count) or 1
+    if count < 0 then count = 0 end
+    local chunk = sub(body, pos, pos + count - 1)
+    st.pos = pos + #chunk
+    return chunk
+end
+
+function request.readLine(h, withTrailing)
+    local st = readable(h)
+    local body, pos = st.body, st.pos
+    if pos > #body then return nil end
+    local nl = find(body, "\n", pos, true)
+    if not nl then
+        st.pos = #body + 1
+        return sub(body, pos)
+    end
+    st.pos = nl + 1
+    if withTrailing then return sub(body, pos, nl) end
+    if nl > pos and sub(body, nl - 1, nl - 1) == "\r" then return sub(body, pos, nl - 2) end
+    return sub(body, pos, nl - 1)
+end
+
+function request.readAll(h)
+    local st = readable(h)
+    local body, pos = st.body, st.pos
+    st.pos = #body + 1
+    if pos == 1 then return body end
+    return sub(body, pos)
+end
+
+function request.close(h)
+    states[h].closed = true
+end
+
+local requestMeta = handleMeta(request)
 
 -------------------------------------------------------------------------------------------------
 -- The response handle: a write handle; the host keeps what is written and knows when it closed.
+-- Its state: { id }.
 
 local function check(ok, message)
     if not ok then error(message, 3) end
@@ -121,66 +152,63 @@ local function bytesOf(data)
     error(("bad argument #1 (string expected, got %s)"):format(t), 3)
 end
 
-local function setResponseHeader(id, name, value)
-    expect(1, name, "string", 3)
+local response = {}
+
+function response.setStatusCode(h, code, reason)
+    expect(1, code, "number", 2)
+    expectOpt(2, reason, "string", 2)
+    check(n.resStatus(states[h].id, code, reason))
+end
+
+function response.setResponseHeader(h, name, value)
+    expect(1, name, "string", 2)
     local t = type(value)
     if t == "number" then
         value = tostring(value)
     elseif t == "table" then
         for i = 1, #value do
             if type(value[i]) ~= "string" then
-                error(("bad argument #2 (list of strings expected, got %s at %d)"):format(type(value[i]), i), 3)
+                error(("bad argument #2 (list of strings expected, got %s at %d)"):format(type(value[i]), i), 2)
             end
         end
     elseif t ~= "string" then
-        error(("bad argument #2 (string expected, got %s)"):format(t), 3)
+        error(("bad argument #2 (string expected, got %s)"):format(t), 2)
     end
-    local ok, message = n.resHeader(id, name, value)
-    if not ok then error(message, 3) end
+    check(n.resHeader(states[h].id, name, value))
 end
 
-local function newResponse(id)
-    local res
-    res = {
-        setStatusCode = function(a, b, c)
-            if a == res and rawequal(a, res) then a, b = b, c end
-            expect(1, a, "number", 2)
-            expectOpt(2, b, "string", 2)
-            check(n.resStatus(id, a, b))
-        end,
-
-        setResponseHeader = function(a, b, c)
-            if a == res and rawequal(a, res) then a, b = b, c end
-            setResponseHeader(id, a, b)
-        end,
-
-        write = function(a, b)
-            if a == res and rawequal(a, res) then a = b end
-            check(n.resWrite(id, bytesOf(a)))
-        end,
-
-        writeLine = function(a, b)
-            if a == res and rawequal(a, res) then a = b end
-            check(n.resWrite(id, bytesOf(a) .. "\n"))
-        end,
-
-        flush = function() check(n.resFlush(id)) end,
-
-        close = function()
-            live[id] = nil
-            n.resClose(id)
-        end,
-    }
-    return res
+function response.write(h, data)
+    check(n.resWrite(states[h].id, bytesOf(data)))
 end
+
+function response.writeLine(h, data)
+    check(n.resWrite(states[h].id, bytesOf(data) .. "\n"))
+end
+
+function response.flush(h)
+    check(n.resFlush(states[h].id))
+end
+
+function response.close(h)
+    local id = states[h].id
+    live[id] = nil
+    n.resClose(id)
+end
+
+local responseMeta = handleMeta(response)
 
 -- kind 2: http_request(port, req, res)
 project[2] = function(port, id, method, url, headers, body, address, remotePort)
-    local st = { body = body, pos = 1, closed = false, headers = headers }
-    live[id] = st
-    local res = newResponse(id)
-    lastRes, lastId = res, id
-    return pack("http_request", port, newRequest(st, method, url, address, remotePort), res)
+    local req = setmetatable({}, requestMeta)
+    local res = setmetatable({}, responseMeta)
+    local rs = {
+        id = id, method = method, url = url, headers = headers, body = body, pos = 1,
+        address = address, remotePort = remotePort, closed = false,
+    }
+    states[req] = rs
+    states[res] = { id = id }
+    live[id] = rs
+    return pack("http_request", port, req, res)
 end
 
 -- The host calls this when it answered a request without the script (the deadline, shutdown):
@@ -233,8 +261,9 @@ function http.listen(port, callback)
             if name == "server_stop" then return end
             if name == "http_request" and e[2] == port then
                 local res = e[4]
-                -- The event's id, if Craft made this event (a script may queue a look-alike).
-                local id = rawequal(res, lastRes) and lastId
+                -- The response's id, if Craft made this handle (a script may queue a look-alike).
+                local st = states[res]
+                local id = st and st.id
                 local handled, stop = pcall(callback, e[3], res)
                 if not handled then
                     -- The client learns at once that its request failed; the error goes on.
