@@ -647,7 +647,11 @@ let private sandbox =
                         "getenv.lua"
                         []
 
-                Expect.equal r.Out (lines [ "getenv\tfunction"; "PATH set\tstring"; "io.popen\tnil\tos.exit\tnil" ]) "output"
+                Expect.equal
+                    r.Out
+                    (lines [ "getenv\tfunction"; "PATH set\tstring"; "io.popen\tnil\tos.exit\tnil" ])
+                    "output"
+
                 Expect.equal r.Code 0 "exit code"
             }
         ]
