@@ -253,6 +253,9 @@ function http.listen(port, callback)
     if not ok then error("Could not open server: " .. tostring(result), 2) end
     port = result
 
+    -- The request whose callback runs now: if the callback raises, the client learns at once
+    -- that its request failed (500), and the error goes on. One pcall for the whole loop.
+    local current
     local done, err = pcall(function()
         while true do
             local e = pack(co_yield())
@@ -260,23 +263,22 @@ function http.listen(port, callback)
             if name == "terminate" then error("Terminated", 0) end
             if name == "server_stop" then return end
             if name == "http_request" and e[2] == port then
-                local res = e[4]
-                -- The response's id, if Craft made this handle (a script may queue a look-alike).
-                local st = states[res]
-                local id = st and st.id
-                local handled, stop = pcall(callback, e[3], res)
-                if not handled then
-                    -- The client learns at once that its request failed; the error goes on.
-                    if id and live[id] then
-                        live[id] = nil
-                        n.resFail(id)
-                    end
-                    error(stop, 0)
-                end
+                current = e[4]
+                local stop = callback(e[3], current)
+                current = nil
                 if stop then return end
             end
         end
     end)
+    if not done and current ~= nil then
+        -- The response's id, if Craft made this handle (a script may queue a look-alike).
+        local st = states[current]
+        local id = st and st.id
+        if id and live[id] then
+            live[id] = nil
+            n.resFail(id)
+        end
+    end
     n.removeListener(port)
     if not done then error(err, 0) end
 end
