@@ -440,21 +440,25 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
                 Interlocked.Add(&buffered, -(int64 length)) |> ignore
                 ArrayPool<byte>.Shared.Return buffer)
 
-    /// What Kestrel lets through and HTTP forbids (RFC 9110 5.5, 8.6; RFC 9112 6.1): control
-    /// bytes in a header value, a Content-Length that is not digits, chunked applied twice.
+    /// The bytes a header value must not hold: controls other than tab, and DEL.
+    static let controls =
+        SearchValues.Create(
+            String(
+                Array.init 32 char
+                |> Array.filter (fun c -> c <> '\t')
+                |> Array.append [| '\127' |]
+            )
+        )
+
+    /// What Kestrel lets through and HTTP forbids (RFC 9110 5.5; RFC 9112 6.1): control bytes in a
+    /// header value, chunked applied twice. (A Content-Length that is not digits is the head
+    /// scanner's: Kestrel shows only the number it parsed.)
     static let malformedHead (request: HttpRequest) =
         let mutable bad = false
 
         for KeyValue(_, values) in request.Headers do
             for value in values do
-                if not (isNull value) then
-                    for c in value do
-                        if (c < ' ' && c <> '\t') || c = '\127' then
-                            bad <- true
-
-        if not bad && request.Headers.ContainsKey "Content-Length" then
-            for value in request.Headers["Content-Length"] do
-                if String.IsNullOrEmpty value || not (Seq.forall Char.IsAsciiDigit value) then
+                if not (isNull value) && value.AsSpan().IndexOfAny(controls) >= 0 then
                     bad <- true
 
         if not bad && request.Headers.ContainsKey "Transfer-Encoding" then
