@@ -11,7 +11,7 @@ using System.Net;
 namespace Craft.Interop;
 
 /// <summary>How a <see cref="Computer"/> is set up. Every limit has SPEC's default.</summary>
-public sealed record ComputerOptions
+public sealed partial record ComputerOptions
 {
     /// <summary>The address listeners bind to. Loopback unless widened (e.g. <see cref="IPAddress.Any"/>).</summary>
     public IPAddress HostAddress { get; init; } = IPAddress.Loopback;
@@ -121,7 +121,8 @@ public sealed record ComputerOptions
     public bool RequestLog { get; init; }
 
     internal Craft.Limits ToLimits() =>
-        new(EventQueueCapacity, InboundBacklog, (long)ResponseDeadline.TotalMilliseconds, MaxWebSocketMessageBytes);
+        new(EventQueueCapacity, InboundBacklog, (long)ResponseDeadline.TotalMilliseconds, MaxWebSocketMessageBytes,
+            MaxHttpRequests, MaxClientWebSockets);
 
     internal void Validate()
     {
@@ -145,6 +146,7 @@ public sealed record ComputerOptions
         Positive(nameof(MaxConnections), MaxConnections);
         Positive(nameof(MaxBufferedRequestBytes), MaxBufferedRequestBytes);
         Positive(nameof(MaxWebSocketSendQueueBytes), MaxWebSocketSendQueueBytes);
+        ValidateHttp();
         if (ShutdownTimeout < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(ShutdownTimeout), ShutdownTimeout, "must not be negative");
         if (FileSystemCapacity is < 0) throw new ArgumentOutOfRangeException(nameof(FileSystemCapacity), FileSystemCapacity, "must not be negative");
         ArgumentNullException.ThrowIfNull(HostAddress);

@@ -30,12 +30,16 @@ internal sealed partial class LuaRuntime : IDisposable
     // The fs API's natives and open files (Apis/FileSystem.cs).
     private readonly Apis.FileSystem _fileSystem;
 
+    // The http client's natives and events (Apis/HttpClient.cs).
+    private readonly Apis.HttpClient _httpClient;
+
     public LuaRuntime(Computer computer, ComputerOptions options)
     {
         _computer = computer;
         _options = options;
         _main = new Lua(openLibs: true);
         _fileSystem = new Apis.FileSystem(computer.RootDirectory, options.FileSystemCapacity);
+        _httpClient = new Apis.HttpClient(computer, options);
 
         var bios = Resource("bios.lua");
         if (_main.LoadBuffer(bios, "@bios.lua", "t") != LuaStatus.OK)
