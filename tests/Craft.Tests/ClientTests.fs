@@ -110,6 +110,19 @@ let private small output error =
         MaxClientWebSockets = 2
     )
 
+let private example name =
+    Path.Combine(AppContext.BaseDirectory, "examples", name)
+
+/// The port in an example's "... http://localhost:PORT/ ..." or "ws://localhost:PORT/" line.
+let private localhostPort (line: string) =
+    let m = Text.RegularExpressions.Regex.Match(line, "localhost:([0-9]+)/")
+    if m.Success then Some(int m.Groups[1].Value) else None
+
+let private header (answer: Net.Http.HttpResponseMessage) (name: string) =
+    match answer.Headers.TryGetValues name with
+    | true, values -> String.Join(",", values)
+    | _ -> ""
+
 let tests =
     testList
         "http client"
@@ -169,6 +182,111 @@ let tests =
 
                 Expect.equal code 0 $"the script ends cleanly:\n{output}\n{error}"
                 ws.WaitLine "closed /echo 1001"
+            }
+
+            testTask "examples/proxy.lua forwards methods, headers, bodies and statuses to Python's http.server" {
+                use peer = new Peer "http_peer.py"
+
+                let setup: Setup =
+                    fun out err input ->
+                        ComputerOptions(Output = out, Error = err, Input = input, HttpRules = allowLoopback)
+
+                do!
+                    withRunning (
+                        launchWith
+                            "terminate"
+                            setup
+                            localhostPort
+                            (example "proxy.lua")
+                            [ "0"; $"http://127.0.0.1:{peer.Port}" ]
+                    )
+                    <| fun r ->
+                        task {
+                            use client = new Net.Http.HttpClient()
+                            use get = new Net.Http.HttpRequestMessage(Net.Http.HttpMethod.Get, r.Url "/echo")
+                            get.Headers.Add("X-Test", "through the proxy")
+                            let! answer = client.SendAsync get
+                            Expect.equal (int answer.StatusCode) 200 "GET"
+                            Expect.equal (header answer "X-Echo-Test") "through the proxy" "request header forwarded"
+                            Expect.equal (header answer "X-Echo-Method") "GET" "method"
+                            let bytes = Array.init 256 byte
+                            use content = new Net.Http.ByteArrayContent(bytes)
+                            let! posted = client.PutAsync(r.Url "/echo", content)
+                            Expect.equal (header posted "X-Echo-Method") "PUT" "PUT"
+                            let! back = posted.Content.ReadAsByteArrayAsync()
+                            Expect.equal back bytes "bytes 0-255 both ways"
+                            let! missing = client.GetAsync(r.Url "/status/404")
+                            Expect.equal (int missing.StatusCode) 404 "a 404 comes back as a 404"
+                            Expect.equal missing.ReasonPhrase "Reason 404" "with its reason"
+                            let! body = missing.Content.ReadAsStringAsync()
+                            Expect.equal body "status 404" "and its body"
+
+                            use noFollow =
+                                new Net.Http.HttpClient(new Net.Http.HttpClientHandler(AllowAutoRedirect = false))
+
+                            let! moved = noFollow.GetAsync(r.Url "/redirect/1")
+                            Expect.equal (int moved.StatusCode) 302 "redirects are passed on, not followed"
+                            // Many at once: each answered with its own upstream answer.
+                            let! all =
+                                [ for i in 1..20 -> client.GetStringAsync(r.Url $"/slow?ms=50&i={i}") ]
+                                |> Task.WhenAll
+
+                            Expect.equal all.Length 20 "every concurrent request answered"
+                        }
+            }
+
+            testTask "examples/ws-relay.lua relays between its clients and a python3-websockets upstream" {
+                use peer = new Peer "ws_server_peer.py"
+
+                let setup: Setup =
+                    fun out err input ->
+                        ComputerOptions(Output = out, Error = err, Input = input, HttpRules = allowLoopback)
+
+                do!
+                    withRunning (
+                        launchWith
+                            "terminate"
+                            setup
+                            localhostPort
+                            (example "ws-relay.lua")
+                            [ "0"; $"ws://127.0.0.1:{peer.Port}/echo" ]
+                    )
+                    <| fun r ->
+                        task {
+                            use a = new Net.WebSockets.ClientWebSocket()
+                            use b = new Net.WebSockets.ClientWebSocket()
+                            do! a.ConnectAsync(Uri $"ws://127.0.0.1:{r.Port}/", Threading.CancellationToken.None)
+                            do! b.ConnectAsync(Uri $"ws://127.0.0.1:{r.Port}/", Threading.CancellationToken.None)
+                            // Both clients are known to the relay once a message sent after both connected comes back.
+                            let receive (ws: Net.WebSockets.ClientWebSocket) =
+                                task {
+                                    let buffer = Array.zeroCreate<byte> 1024
+
+                                    let! got =
+                                        within
+                                            "a relayed message"
+                                            (ws.ReceiveAsync(ArraySegment buffer, Threading.CancellationToken.None))
+
+                                    return Text.Encoding.UTF8.GetString(buffer, 0, got.Count)
+                                }
+
+                            let send (ws: Net.WebSockets.ClientWebSocket) (text: string) =
+                                ws.SendAsync(
+                                    ArraySegment(Text.Encoding.UTF8.GetBytes text),
+                                    Net.WebSockets.WebSocketMessageType.Text,
+                                    true,
+                                    Threading.CancellationToken.None
+                                )
+
+                            do! send a "hello from a"
+                            let! atA = receive a
+                            let! atB = receive b
+                            Expect.equal atA "hello from a" "the sender hears the upstream's echo"
+                            Expect.equal atB "hello from a" "so does the other client"
+                            do! send b "and b"
+                            let! atA = receive a
+                            Expect.equal atA "and b" "b's message reaches a"
+                        }
             }
 
             test "address rules: first match wins, host patterns, ranges, $private and the defaults" {
