@@ -101,7 +101,8 @@ type Devtools(ws: ClientWebSocket) =
 
             pending.Clear())
 
-    let reader =
+    // Reads every message until the connection ends.
+    let _reader =
         task {
             let buffer = Array.zeroCreate<byte> 65536
             use message = new MemoryStream()
@@ -187,8 +188,6 @@ type Devtools(ws: ClientWebSocket) =
                     tcs.Task)
 
         within what waiting
-
-    member _.Reader: Task = reader
 
 /// The JSON object of `pairs`, for a call's arguments.
 let args (pairs: (string * JsonNode) list) =
