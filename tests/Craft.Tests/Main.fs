@@ -25,6 +25,7 @@ let main argv =
                     HttpTests.tests
                     ReliabilityTests.tests
                     SiteTests.tests
+                    BrowserTests.tests
                     ComputerTests.tests
                     LuaLibraryTests.tests
                     ProgramTests.tests
