@@ -48,8 +48,11 @@ public static class Program
           --fs-capacity BYTES         bytes the computer's files may hold (default: the disk's free space)
           --allow NAME                expose a sandboxed name (io, debug, require, os.getenv, ...); repeatable
           --request-log               print one line per HTTP request on standard error
+          --term plain|ansi|auto      how term, print and write render: plain for logs (text in order,
+                                      no escape sequences), ansi for a terminal (default: ansi when
+                                      standard output is a terminal, else plain)
 
-        Exit codes: 0 the script ended, 1 it raised an error, 2 bad usage.
+        Exit codes: 0 the script ended, 1 it raised an error, 2 bad usage; os.shutdown(N) ends with N.
         """;
 
     public static async Task<int> Main(string[] args)
@@ -207,6 +210,18 @@ public static class Program
                 case "--fs-capacity": options = options with { FileSystemCapacity = Long(arg, Value(args, arg), 0) }; break;
                 case "--allow": allowed.Add(Value(args, arg)); break;
                 case "--request-log": options = options with { RequestLog = true }; break;
+                case "--term":
+                    options = options with
+                    {
+                        Terminal = Value(args, arg) switch
+                        {
+                            "plain" => TerminalKind.Plain,
+                            "ansi" => TerminalKind.Ansi,
+                            "auto" => TerminalKind.Auto,
+                            var other => throw new UsageException($"option --term needs plain, ansi or auto, not '{other}'"),
+                        },
+                    };
+                    break;
                 case "--": i++; goto done;
                 default: throw new UsageException($"unknown option '{arg}' (try 'craft --help')");
             }
