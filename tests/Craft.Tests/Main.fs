@@ -34,6 +34,7 @@ let main argv =
                     ModelTests.tests
                     FileSystemTests.tests
                     EndToEndTests.tests
+                    TerminalTests.tests
                 ])
 
     // A plain closing line that any CI reader understands, after Expecto's own summary.

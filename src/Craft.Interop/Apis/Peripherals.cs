@@ -159,7 +159,7 @@ internal sealed class Peripherals
         switch (s.Type(index))
         {
             case LuaType.Boolean: return s.ToBoolean(index);
-            case LuaType.Number: return s.IsInteger(index) ? s.ToInteger(index) : s.ToNumber(index);
+            case LuaType.Number: return s.IsInteger(index) ? (object)s.ToInteger(index) : s.ToNumber(index);
             case LuaType.String:
                 {
                     var bytes = LuaRuntime.StringSpan(s, index);
