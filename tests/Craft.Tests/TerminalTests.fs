@@ -277,7 +277,8 @@ let tests =
             }
 
             testTask "a C# host gives a script a peripheral: every value kind, errors, detached mid-call" {
-                let! (r: Craft.Tests.CSharp.Observed) = Craft.Tests.CSharp.HostScenarios.PeripheralAsync()
+                let! (r: Craft.Tests.CSharp.Observed) =
+                    Craft.Tests.CSharp.HostScenarios.PeripheralAsync()
 
                 let expected =
                     [
@@ -312,7 +313,10 @@ let tests =
                 let! (r: CliTests.Result) = CliTests.craftIn None [ "run"; "--term"; "ansi"; script ]
                 Expect.stringContains r.Out "\x1b[2J" "--term ansi renders escapes to a pipe"
                 Expect.equal r.Code 3 "exit code"
-                let! (r: CliTests.Result) = CliTests.craftIn None [ "run"; "--term"; "fancy"; script ]
+
+                let! (r: CliTests.Result) =
+                    CliTests.craftIn None [ "run"; "--term"; "fancy"; script ]
+
                 CliTests.usageError r
             }
 
