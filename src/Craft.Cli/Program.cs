@@ -48,6 +48,9 @@ public static class Program
           --fs-capacity BYTES         bytes the computer's files may hold (default: the disk's free space)
           --allow NAME                expose a sandboxed name (io, debug, require, os.getenv, ...); repeatable
           --request-log               print one line per HTTP request on standard error
+          --term plain|ansi|auto      how term, print and write render: plain for logs (text in order,
+                                      no escape sequences), ansi for a terminal (default: ansi when
+                                      standard output is a terminal, else plain)
 
         The http client (http.request, http.websocket, http.checkURL):
           --http-allow PATTERN        let scripts reach hosts or addresses matching PATTERN; repeatable
@@ -61,7 +64,7 @@ public static class Program
           --http-max-upload BYTES     largest request body (default 4194304)
           --http-timeout SECONDS      timeout of a request or handshake (default 30)
 
-        Exit codes: 0 the script ended, 1 it raised an error, 2 bad usage.
+        Exit codes: 0 the script ended, 1 it raised an error, 2 bad usage; os.shutdown(N) ends with N.
         """;
 
     public static async Task<int> Main(string[] args)
@@ -227,6 +230,18 @@ public static class Program
                 case "--http-max-download": options = options with { MaxHttpDownloadBytes = Long(arg, Value(args, arg), 1) }; break;
                 case "--http-max-upload": options = options with { MaxHttpUploadBytes = Long(arg, Value(args, arg), 0) }; break;
                 case "--http-timeout": options = options with { HttpTimeout = Seconds(arg, Value(args, arg)) }; break;
+                case "--term":
+                    options = options with
+                    {
+                        Terminal = Value(args, arg) switch
+                        {
+                            "plain" => TerminalKind.Plain,
+                            "ansi" => TerminalKind.Ansi,
+                            "auto" => TerminalKind.Auto,
+                            var other => throw new UsageException($"option --term needs plain, ansi or auto, not '{other}'"),
+                        },
+                    };
+                    break;
                 case "--": i++; goto done;
                 default: throw new UsageException($"unknown option '{arg}' (try 'craft --help')");
             }

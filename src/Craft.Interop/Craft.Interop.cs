@@ -10,6 +10,17 @@ using System.Net;
 
 namespace Craft.Interop;
 
+/// <summary>How a computer's terminal is rendered on its <see cref="ComputerOptions.Output"/>.</summary>
+public enum TerminalKind
+{
+    /// <summary>ANSI when the output is the process's console and that is a terminal; plain otherwise.</summary>
+    Auto,
+    /// <summary>For logs and pipes: the text in order, cursor moves as spaces and line ends, no escapes.</summary>
+    Plain,
+    /// <summary>For a terminal: cursor, 16 colours and clearing as ANSI escape sequences.</summary>
+    Ansi,
+}
+
 /// <summary>How a <see cref="Computer"/> is set up. Every limit has SPEC's default.</summary>
 public sealed partial record ComputerOptions
 {
@@ -83,6 +94,9 @@ public sealed partial record ComputerOptions
 
     /// <summary>Where <c>print</c> and <c>write</c> go.</summary>
     public TextWriter Output { get; init; } = Console.Out;
+
+    /// <summary>How <c>term</c> (and print, write) render on <see cref="Output"/>; see <see cref="TerminalKind"/>.</summary>
+    public TerminalKind Terminal { get; init; } = TerminalKind.Auto;
 
     /// <summary>Where <c>printError</c> and uncaught errors go.</summary>
     public TextWriter Error { get; init; } = Console.Error;

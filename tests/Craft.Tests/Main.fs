@@ -36,6 +36,7 @@ let main argv =
                     FileSystemTests.tests
                     EndToEndTests.tests
                     ClientTests.tests
+                    TerminalTests.tests
                 ])
 
     // A plain closing line that any CI reader understands, after Expecto's own summary.
