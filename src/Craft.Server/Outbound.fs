@@ -189,23 +189,33 @@ type Outbound(options: OutboundOptions, post: Action<Input>) =
             if declared.HasValue && declared.Value > options.MaxDownloadBytes then
                 raise (OutboundFailure "Response is too large")
 
-            use! stream = response.Content.ReadAsStreamAsync(ct)
-            use memory = new MemoryStream()
-            let buffer = Array.zeroCreate<byte> 16384
-            let mutable reading = true
+            if declared.HasValue then
+                // The common case: the length is known and within the limit; read it in one piece.
+                let! bytes = response.Content.ReadAsByteArrayAsync(ct)
 
-            while reading do
-                let! n = stream.ReadAsync(buffer.AsMemory(), ct)
+                if int64 bytes.Length > options.MaxDownloadBytes then
+                    raise (OutboundFailure "Response is too large")
 
-                if n = 0 then
-                    reading <- false
-                else
-                    memory.Write(buffer, 0, n)
+                return bytes
+            else
 
-                    if memory.Length > options.MaxDownloadBytes then
-                        raise (OutboundFailure "Response is too large")
+                use! stream = response.Content.ReadAsStreamAsync(ct)
+                use memory = new MemoryStream()
+                let buffer = Array.zeroCreate<byte> 16384
+                let mutable reading = true
 
-            return memory.ToArray()
+                while reading do
+                    let! n = stream.ReadAsync(buffer.AsMemory(), ct)
+
+                    if n = 0 then
+                        reading <- false
+                    else
+                        memory.Write(buffer, 0, n)
+
+                        if memory.Length > options.MaxDownloadBytes then
+                            raise (OutboundFailure "Response is too large")
+
+                return memory.ToArray()
         }
 
     static let headersOf (response: HttpResponseMessage) =
