@@ -176,6 +176,26 @@ let tests =
                 Expect.stringContains r.Err "--queue" "names the option"
             }
 
+            testTask "a bad --http-allow pattern: one line, exit code 2" {
+                let! r = craft [ "run"; "--http-allow"; "10.0.0.0/99"; "x.lua" ]
+                usageError r
+                Expect.stringContains r.Err "--http-allow" "names the option"
+            }
+
+            testTask "--http-allow and --http-deny rules, in order, before the defaults" {
+                let rules = Path.Combine(AppContext.BaseDirectory, "lua", "client", "rules.lua")
+
+                let! r =
+                    craft [ "run"; "--http-deny"; "127.0.0.3"; "--http-allow"; "127.0.0.0/8"; rules ]
+
+                Expect.equal r.Code 0 $"exit code: {r.Err}"
+
+                Expect.equal
+                    r.Out
+                    "127.0.0.1\ttrue\n127.0.0.3\tfalse\tDomain not permitted\n10.0.0.1\tfalse\tDomain not permitted\n"
+                    "the first matching rule decides"
+            }
+
             testTask "an option without its value: one line, exit code 2" {
                 let! r = craft [ "run"; "--runaway" ]
                 usageError r
