@@ -120,10 +120,12 @@ Target.create "CheckFormat" (fun _ ->
     toolsRestored.Force()
     dotnet ([ "fantomas"; "--check" ] @ fantomasTargets))
 
-// Craft against plain Kestrel, side by side; rewrites the measured table in docs/benchmarks.md.
-// HTTP cases need wrk (Debian: apt-get install wrk).
-Target.create "Bench" (fun _ ->
-    dotnet
+// Craft against plain Kestrel, side by side: prints the table (CPU per request and requests/s
+// per case) and rewrites the measured section of docs/benchmarks.md. HTTP cases need wrk
+// (Debian: apt-get install wrk); nginx + its Lua module, when installed, is the hello anchor.
+// Some cases only: dotnet fsi build.fsx -t Bench -- --only hello,json --runs 3
+Target.create "Bench" (fun p ->
+    dotnet (
         [
             "run"
             "--project"
@@ -134,7 +136,9 @@ Target.create "Bench" (fun _ ->
             "--"
             "--out"
             "docs/benchmarks.md"
-        ])
+        ]
+        @ p.Context.Arguments
+    ))
 
 // Attacks on a real `craft run` process (slowloris, floods, never-reading clients, overload...);
 // rewrites the measured table in docs/reliability.md. Not part of CI: it takes minutes and
