@@ -262,6 +262,7 @@ if (only.Contains("idle"))
     rows.Add($"| {clients:N0} idle WebSocket clients: connected / refused | {c.Connected:N0} / {c.Refused:N0} | {k.Connected:N0} / {k.Refused:N0} | |");
     rows.Add($"| {clients:N0} idle WebSocket clients: server resident memory (MB) | {F(c.RssMb)} | {F(k.RssMb)} | {F(c.RssMb / k.RssMb, 2)} |");
     rows.Add($"| {clients:N0} idle WebSocket clients: time to connect them all (s) | {F(c.Seconds, 2)} | {F(k.Seconds, 2)} | |");
+    rows.Add($"| {clients:N0} idle WebSocket clients: managed heap (MB); a full blocking collection of it (ms) | {F(c.HeapMb)}; {F(c.FullGcMs, 1)} | {F(k.HeapMb)}; {F(k.FullGcMs, 1)} | |");
 }
 
 // ---- Memory over a long run ----
@@ -322,7 +323,7 @@ if (only.Contains("gc") && wrk)
             await servers[i].DisposeAsync();
             var idle = await IdleClients($"{variants[i].Side}-echo", 10_000, variants[i].Env);
             Console.WriteLine($"gc idle: {variants[i].Side}, {variants[i].Label}: {idle}");
-            gcRows.Add($"| {(variants[i].Side == "craft" ? "Craft" : "Kestrel")}, {variants[i].Label} | {F(Median(samples[i].Cpu), 1)} | {F(Median(samples[i].Rate))} | {F(Median(alloc[i]))} | {F(rss)} | {F(heap / 1048576.0, 1)} | {F(idle.RssMb)} ({idle.Refused} refused) |");
+            gcRows.Add($"| {(variants[i].Side == "craft" ? "Craft" : "Kestrel")}, {variants[i].Label} | {F(Median(samples[i].Cpu), 1)} | {F(Median(samples[i].Rate))} | {F(Median(alloc[i]))} | {F(rss)} | {F(heap / 1048576.0, 1)} | {F(idle.RssMb)} ({idle.Refused} refused); heap {F(idle.HeapMb)} MB, a full collection {F(idle.FullGcMs, 1)} ms |");
         }
     }
     finally
@@ -521,10 +522,13 @@ static async Task<int> Serve(string what, string[] args)
         if (command == "alloc") Console.WriteLine($"alloc {GC.GetTotalAllocatedBytes(true)}");
         else if (command == "heap")
         {
+            // The first collection's time: what a full blocking collection of this heap costs.
+            var sw = Stopwatch.StartNew();
             GC.Collect();
+            var ms = sw.Elapsed.TotalMilliseconds;
             GC.WaitForPendingFinalizers();
             GC.Collect();
-            Console.WriteLine($"heap {GC.GetTotalMemory(true)}");
+            Console.WriteLine($"heap {GC.GetTotalMemory(true)} {ms.ToString("F1", CultureInfo.InvariantCulture)}");
         }
     }
     await server.DisposeAsync();
@@ -556,14 +560,15 @@ static async Task<IdleResult> IdleClients(string server, int count, Dictionary<s
     var seconds = sw.Elapsed.TotalSeconds;
     await Task.Delay(2000); // let the server settle
     var rss = child.RssMb();
+    var (heap, pause) = await child.FullCollectionAsync();
     foreach (var ws in sockets) ws?.Abort();
     foreach (var ws in sockets) ws?.Dispose();
-    return new IdleResult(connected, refused, rss, seconds);
+    return new IdleResult(connected, refused, rss, seconds, heap / 1048576.0, pause);
 }
 
-record IdleResult(int Connected, int Refused, double RssMb, double Seconds)
+record IdleResult(int Connected, int Refused, double RssMb, double Seconds, double HeapMb, double FullGcMs)
 {
-    public override string ToString() => $"{Connected:N0} connected, {Refused:N0} refused, {RssMb:N0} MB resident, {Seconds:F2} s";
+    public override string ToString() => $"{Connected:N0} connected, {Refused:N0} refused, {RssMb:N0} MB resident, {Seconds:F2} s, heap {HeapMb:N0} MB, a full collection {FullGcMs:F1} ms";
 }
 
 record WrkResult(double Rps, double P50, double P99, long Errors, long Requests)
@@ -860,12 +865,22 @@ sealed class ServerProcess : IServer, IAsyncDisposable
     /// <summary>The server's managed heap after full collections.</summary>
     public Task<long> HeapAsync() => AskAsync("heap");
 
-    private async Task<long> AskAsync(string command)
+    /// <summary>The managed heap after full collections, and how long the first one took.</summary>
+    public async Task<(long Bytes, double Ms)> FullCollectionAsync()
+    {
+        var parts = await AskLineAsync("heap");
+        return (long.Parse(parts[1], CultureInfo.InvariantCulture), double.Parse(parts[2], CultureInfo.InvariantCulture));
+    }
+
+    private async Task<long> AskAsync(string command) =>
+        long.Parse((await AskLineAsync(command))[1], CultureInfo.InvariantCulture);
+
+    private async Task<string[]> AskLineAsync(string command)
     {
         await _process.StandardInput.WriteLineAsync(command);
         await _process.StandardInput.FlushAsync();
         var line = await _process.StandardOutput.ReadLineAsync() ?? throw new InvalidOperationException("server exited");
-        return long.Parse(line.Split(' ')[1], CultureInfo.InvariantCulture);
+        return line.Split(' ');
     }
 
     public async ValueTask DisposeAsync()
