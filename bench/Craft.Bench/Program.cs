@@ -333,7 +333,7 @@ if (only.Contains("gc") && wrk)
 }
 
 var report = new StringBuilder();
-report.AppendLine($"Measured {DateTime.UtcNow:yyyy-MM-dd} on {Machine()}, load average {LoadAverage()} at the start; median of {runs} runs of {seconds} s (the event path: of {Math.Max(runs, 5)} runs), the sides alternating. Every server runs in a process of its own; CPU is that process's user + system time over the requests it served (wrk's own CPU, on the same two cores, is not counted).");
+report.AppendLine($"Measured {DateTime.UtcNow:yyyy-MM-dd} on {Machine()}, load average {LoadAverage()} at the start; median of {runs} runs of {seconds} s{(only.Contains("events") ? $" (the event path: of {Math.Max(runs, 5)} runs)" : "")}, the sides alternating. Every server runs in a process of its own; CPU is that process's user + system time over the requests it served (wrk's own CPU, on the same two cores, is not counted).");
 if (headline.Count > 0)
 {
     report.AppendLine();
