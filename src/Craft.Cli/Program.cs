@@ -48,6 +48,15 @@ public static class Program
           --fs-capacity BYTES         bytes the computer's files may hold (default: the disk's free space)
           --allow NAME                expose a sandboxed name (io, debug, require, os.getenv, ...); repeatable
           --request-log               print one line per HTTP request on standard error
+          --tls-cert FILE             serve HTTPS and WSS on every port with this certificate: PKCS#12
+                                      (.pfx; password from CRAFT_TLS_PASSWORD) or PEM
+          --tls-key FILE              the PEM certificate's private key (when not in the --tls-cert file)
+          --log-level LEVEL           log binds, requests, refusals and errors to standard error:
+                                      trace, debug, information, warning, error, critical, none (default none)
+          --watch                     restart when a file under the root changes; wait for a change
+                                      when the script ends
+          --watch-ignore GLOB         changes that do not restart (relative to the root, e.g. logs/**);
+                                      repeatable
 
         Exit codes: 0 the script ended, 1 it raised an error, 2 bad usage.
         """;
@@ -75,14 +84,17 @@ public static class Program
         ComputerOptions options;
         string script;
         string[] scriptArgs;
+        var extras = new Extras();
         try
         {
-            (options, script, scriptArgs) = Parse(args.AsSpan(1));
+            (options, script, scriptArgs) = Parse(args.AsSpan(1), extras);
+            options = extras.Apply(options);
         }
-        catch (UsageException e)
+        catch (Exception e) when (e is UsageException or ArgumentException)
         {
             return Fail(e.Message);
         }
+        using var logging = extras.LoggerFactory;
 
         if (!File.Exists(script))
             return Fail($"no such script: {script}");
@@ -114,6 +126,9 @@ public static class Program
             OnSignal();
         });
 
+        if (extras.Watch)
+            return await Watch.RunAsync(options, script, scriptArgs, extras.WatchIgnore, cancel.Token);
+
         await using var computer = new Computer(options);
         try
         {
@@ -140,7 +155,7 @@ public static class Program
 
     private sealed class UsageException(string message) : Exception(message);
 
-    private static (ComputerOptions, string, string[]) Parse(ReadOnlySpan<string> args)
+    private static (ComputerOptions, string, string[]) Parse(ReadOnlySpan<string> args, Extras extras)
     {
         var options = new ComputerOptions();
         var allowed = new HashSet<string>();
@@ -208,7 +223,11 @@ public static class Program
                 case "--allow": allowed.Add(Value(args, arg)); break;
                 case "--request-log": options = options with { RequestLog = true }; break;
                 case "--": i++; goto done;
-                default: throw new UsageException($"unknown option '{arg}' (try 'craft --help')");
+                default:
+                    var used = extras.TryParse(arg, i + 1 < args.Length ? args[i + 1] : null);
+                    if (used < 0) throw new UsageException($"unknown option '{arg}' (try 'craft --help')");
+                    i += used;
+                    break;
             }
         }
 

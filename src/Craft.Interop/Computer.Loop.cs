@@ -110,6 +110,7 @@ public sealed partial class Computer
 
             runtime?.Dispose();
             try { _options.Output.Flush(); } catch { }
+            LogEnded(chunkName, exitCode);
             _completion!.TrySetResult(exitCode);
         }
     }
@@ -119,7 +120,7 @@ public sealed partial class Computer
         var kernel = runtime.Thread;
         if (!runtime.LoadScript(source, chunkName, out var loadError))
         {
-            SafeWriteError(loadError + "\n");
+            ScriptFailed(chunkName, loadError);
             return 1;
         }
 
@@ -177,17 +178,17 @@ public sealed partial class Computer
                     // The kernel returns true, or false and the script's error.
                     bool ok = results >= 1 && kernel.ToBoolean(-results);
                     if (ok) return 0;
-                    SafeWriteError(runtime.Describe(kernel, -results + 1) + "\n");
+                    ScriptFailed(chunkName, runtime.Describe(kernel, -results + 1));
                     return 1;
 
                 case LuaStatus.OK:
                     // The script's coroutine ended: it returns (marker, succeeded, error).
                     if (results >= 2 && current.ToBoolean(-results + 1)) return 0;
-                    SafeWriteError(runtime.Describe(current, results >= 3 ? -results + 2 : -1) + "\n");
+                    ScriptFailed(chunkName, runtime.Describe(current, results >= 3 ? -results + 2 : -1));
                     return 1;
 
                 default:
-                    SafeWriteError(runtime.Describe(current, -1) + "\n");
+                    ScriptFailed(chunkName, runtime.Describe(current, -1));
                     return 1;
             }
         }

@@ -120,6 +120,18 @@ public sealed record ComputerOptions
     /// <summary>Write one line per HTTP request to <see cref="Error"/> (method, target, status).</summary>
     public bool RequestLog { get; init; }
 
+    /// <summary>
+    /// When set, every port of the computer serves TLS with this certificate (it must have its
+    /// private key): <c>http.listen</c> serves HTTPS and <c>http.websocketServer</c> WSS.
+    /// </summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? Certificate { get; init; }
+
+    /// <summary>
+    /// Where the computer logs (categories <c>Craft.Computer</c> and <c>Craft.Server</c>, and
+    /// Kestrel's own): binds, requests, script errors, refusals by a limit. Null: nowhere.
+    /// </summary>
+    public Microsoft.Extensions.Logging.ILoggerFactory? LoggerFactory { get; init; }
+
     internal Craft.Limits ToLimits() =>
         new(EventQueueCapacity, InboundBacklog, (long)ResponseDeadline.TotalMilliseconds, MaxWebSocketMessageBytes);
 

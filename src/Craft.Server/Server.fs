@@ -12,6 +12,7 @@ open System.IO
 open System.Net
 open System.Net.WebSockets
 open System.Security.Cryptography
+open System.Security.Cryptography.X509Certificates
 open System.Text
 open System.Threading
 open System.Threading.Channels
@@ -23,6 +24,7 @@ open Microsoft.AspNetCore.Http.Features
 open Microsoft.AspNetCore.Server.Kestrel.Core
 open Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets
 open Microsoft.Extensions.DependencyInjection
+open Microsoft.Extensions.Logging
 open Microsoft.Extensions.Logging.Abstractions
 open Microsoft.Extensions.Options
 open Craft
@@ -69,6 +71,10 @@ type ShellOptions =
         MaxSendQueueBytes: int64
         /// How long shutdown waits for every answer to reach the wire and connections to end.
         ShutdownTimeout: TimeSpan
+        /// When not null, every port serves TLS with it (HTTPS and WSS).
+        Certificate: X509Certificate2
+        /// Where the shell (category `Craft.Server`) and Kestrel log; null: nowhere.
+        LoggerFactory: ILoggerFactory
     }
 
 /// A whole request, as the script will see it.
@@ -328,6 +334,14 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
 
     static let websocketGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
+    let loggerFactory =
+        if isNull options.LoggerFactory then
+            NullLoggerFactory.Instance :> ILoggerFactory
+        else
+            options.LoggerFactory
+
+    let logger = loggerFactory.CreateLogger "Craft.Server"
+
     static let innermost (e: exn) =
         let mutable e = e
 
@@ -347,6 +361,8 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
             with _ ->
                 ()
         | None -> ()
+
+        Log.request logger context status
 
     static let writeHead (response: HttpResponse) (head: ResponseHead) =
         response.StatusCode <- head.Status
@@ -546,7 +562,9 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
                 response.StatusCode <- status
 
                 match status with
-                | 503 -> response.Headers.RetryAfter <- "1"
+                | 503 ->
+                    response.Headers.RetryAfter <- "1"
+                    Log.refused logger context 503 "no room for it, its deadline passed, or the computer is ending"
                 | 426 ->
                     response.Headers.Upgrade <- "websocket"
                     response.Headers.Connection <- "Upgrade"
@@ -636,6 +654,7 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
                                 with _ ->
                                     ()
 
+                                Log.clientClosed logger client.Id 1009 "Message too large"
                                 post (Input.ClientClosed(client.Id, Some 1009, Some "Message too large"))
 
                     if complete && not ended then
@@ -877,6 +896,15 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
         if status = 503 then
             response.Headers.RetryAfter <- "1"
 
+        Log.refused
+            logger
+            context
+            status
+            (match status with
+             | 413 -> "request body too large"
+             | 503 -> "too many request bytes held"
+             | _ -> "malformed request")
+
         if close then
             // The rest of the body is not read: close rather than drain it.
             response.Headers.Connection <- "close"
@@ -1010,6 +1038,7 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
         Microsoft.AspNetCore.Connections.ConnectionDelegate(fun connection ->
             if Interlocked.Increment(&connections) > options.MaxConnections then
                 Interlocked.Decrement(&connections) |> ignore
+                Log.connectionRefused logger connection.RemoteEndPoint options.MaxConnections
                 connection.Abort()
                 Task.CompletedTask
             else
@@ -1055,14 +1084,21 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
 
             kestrel.Listen(
                 IPEndPoint(options.Address, port),
-                fun listen -> listen.Use(Func<_, _>(limitConnections)).Use(Func<_, _>(scanHeads)) |> ignore
+                fun listen ->
+                    listen.Use(Func<_, _>(limitConnections)) |> ignore
+
+                    // TLS sits between the connection limit and the head scanner, which reads
+                    // plain HTTP.
+                    if not (isNull options.Certificate) then
+                        listen.Use(Func<_, _>(Tls.middleware options.Certificate)) |> ignore
+
+                    listen.Use(Func<_, _>(scanHeads)) |> ignore
             )
 
             let transport =
-                SocketTransportFactory(Options.Create(SocketTransportOptions()), NullLoggerFactory.Instance)
+                SocketTransportFactory(Options.Create(SocketTransportOptions()), loggerFactory)
 
-            let server =
-                new KestrelServer(Options.Create kestrel, transport, NullLoggerFactory.Instance)
+            let server = new KestrelServer(Options.Create kestrel, transport, loggerFactory)
 
             let bound = ref port
             let gate = Gate()
@@ -1161,6 +1197,7 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
         | true, c when Volatile.Read(&c.Overflowed) = 0 ->
             if Interlocked.Add(&c.Queued, int64 data.Length) > options.MaxSendQueueBytes then
                 if Interlocked.Exchange(&c.Overflowed, 1) = 0 then
+                    Log.clientClosed logger client 1008 "Send queue full"
                     post (Input.ClientClosed(client, Some 1008, Some "Send queue full"))
                     c.Sends.Writer.TryComplete() |> ignore
 
