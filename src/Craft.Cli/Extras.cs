@@ -18,6 +18,7 @@ internal sealed class Extras
     public LogLevel? LogLevel;
     public bool Watch;
     public readonly List<string> WatchIgnore = [];
+    public readonly List<string> WatchInclude = [];
 
     /// <summary>The console logger, when --log-level asked for one; disposed at exit (it flushes).</summary>
     public ILoggerFactory? LoggerFactory { get; private set; }
@@ -34,6 +35,7 @@ internal sealed class Extras
             case "--log-level": LogLevel = Level(Value()); return 1;
             case "--watch": Watch = true; return 0;
             case "--watch-ignore": WatchIgnore.Add(Value()); return 1;
+            case "--watch-include": WatchInclude.Add(Value()); return 1;
             default: return -1;
         }
     }

@@ -53,10 +53,11 @@ public static class Program
           --tls-key FILE              the PEM certificate's private key (when not in the --tls-cert file)
           --log-level LEVEL           log binds, requests, refusals and errors to standard error:
                                       trace, debug, information, warning, error, critical, none (default none)
-          --watch                     restart when a file under the root changes; wait for a change
-                                      when the script ends
-          --watch-ignore GLOB         changes that do not restart (relative to the root, e.g. logs/**);
-                                      repeatable
+          --watch                     restart when a Lua file under the root (or the script) changes;
+                                      wait for a change when the script ends
+          --watch-include GLOB        more files whose changes restart (relative to the root, e.g.
+                                      **/*.json, or **/* for every file); repeatable
+          --watch-ignore GLOB         files whose changes never restart (e.g. data/**); repeatable
 
         Exit codes: 0 the script ended, 1 it raised an error, 2 bad usage.
         """;
@@ -127,7 +128,7 @@ public static class Program
         });
 
         if (extras.Watch)
-            return await Watch.RunAsync(options, script, scriptArgs, extras.WatchIgnore, cancel.Token);
+            return await Watch.RunAsync(options, script, scriptArgs, extras.WatchInclude, extras.WatchIgnore, cancel.Token);
 
         await using var computer = new Computer(options);
         try

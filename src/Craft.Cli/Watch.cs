@@ -1,4 +1,6 @@
-// craft run --watch: run the script, and when a file under the computer's root changes, end the
+// craft run --watch: run the script, and when a file under the computer's root changes (Lua files
+// and the script by default: a server's own logs and data under its root must not restart it, or
+// it would restart itself forever; --watch-include and --watch-ignore change that), end the
 // computer (as disposal does: what waits is answered 503, WebSocket clients get 1001, every port is
 // released) and start a new one. A script that ends, with an error or not, waits for the next
 // change instead of ending the process; Ctrl-C or SIGTERM ends it.
@@ -27,21 +29,26 @@ internal static partial class Watch
         Message = "The script ended with exit code {ExitCode}; waiting for a change under {Root}")]
     private static partial void Waiting(ILogger logger, int exitCode, string root);
 
+    /// <summary>What restarts when nothing else is said: Lua files (and the script, whatever its name).</summary>
+    private static readonly string[] DefaultInclude = ["**/*.lua"];
+
     public static async Task<int> RunAsync(
-        ComputerOptions options, string script, string[] args, IReadOnlyList<string> ignore, CancellationToken cancel)
+        ComputerOptions options, string script, string[] args,
+        IReadOnlyList<string> include, IReadOnlyList<string> ignore, CancellationToken cancel)
     {
         var root = Path.GetFullPath(options.RootDirectory ?? Path.GetDirectoryName(Path.GetFullPath(script))!);
         var logger = options.LoggerFactory?.CreateLogger("Craft.Cli.Watch") ?? NullLogger.Instance;
 
-        var ignored = new Matcher(StringComparison.Ordinal);
-        ignored.AddInclude("**/*");
-        foreach (var pattern in DefaultIgnore.Concat(ignore)) ignored.AddExclude(pattern);
+        var watched = new Matcher(StringComparison.Ordinal);
+        watched.AddInclude(Path.GetRelativePath(root, Path.GetFullPath(script)).Replace('\\', '/'));
+        foreach (var pattern in DefaultInclude.Concat(include)) watched.AddInclude(pattern);
+        foreach (var pattern in DefaultIgnore.Concat(ignore)) watched.AddExclude(pattern);
 
         var changes = Channel.CreateUnbounded<string>();
         void Changed(string path)
         {
             var inside = Path.GetRelativePath(root, path);
-            if (ignored.Match(root, inside).HasMatches) changes.Writer.TryWrite(inside);
+            if (watched.Match(root, inside).HasMatches) changes.Writer.TryWrite(inside);
         }
 
         using var watcher = new FileSystemWatcher(root)

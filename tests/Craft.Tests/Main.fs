@@ -34,6 +34,11 @@ let main argv =
                     ModelTests.tests
                     FileSystemTests.tests
                     EndToEndTests.tests
+                    TlsTests.tests
+                    LoggingTests.tests
+                    HostingTests.tests
+                    WatchTests.tests
+                    PackageTests.tests
                 ])
 
     // A plain closing line that any CI reader understands, after Expecto's own summary.
