@@ -163,6 +163,8 @@ public sealed record ComputerOptions
         ArgumentNullException.ThrowIfNull(Output);
         ArgumentNullException.ThrowIfNull(Error);
         ArgumentNullException.ThrowIfNull(Input);
+        if (Certificate is { HasPrivateKey: false })
+            throw new ArgumentException("the certificate has no private key: a server needs it for TLS", nameof(Certificate));
     }
 }
 

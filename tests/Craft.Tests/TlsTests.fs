@@ -86,6 +86,15 @@ let tests =
     testList
         "tls"
         [
+            test "a certificate without its private key is refused when the computer is made" {
+                use certificate = selfSigned ()
+                use publicOnly = X509CertificateLoader.LoadCertificate(certificate.RawData)
+
+                Expect.throwsT<ArgumentException>
+                    (fun () -> new Computer(ComputerOptions(Certificate = publicOnly)) |> ignore)
+                    "no key, no TLS"
+            }
+
             testCaseTask
                 "curl gets HTTPS from a listener, trusting only the certificate; plain HTTP is not served"
                 (fun () ->
