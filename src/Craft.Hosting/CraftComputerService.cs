@@ -29,6 +29,7 @@ public sealed class CraftComputerService : IHostedService, IAsyncDisposable
     private readonly ILogger _logger;
     private readonly TaskCompletionSource<int> _exit = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Computer? _computer;
+    private Task<int>? _run;
     private volatile bool _stopping;
 
     /// <summary>A service for the script at <paramref name="scriptPath"/>.</summary>
@@ -70,6 +71,7 @@ public sealed class CraftComputerService : IHostedService, IAsyncDisposable
         var computer = new Computer(_options);
         _computer = computer;
         Task<int> run = computer.RunFileAsync(_scriptPath, _args, CancellationToken.None);
+        _run = run;
         _ = run.ContinueWith(t => Ended(t.Result), CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         return Task.CompletedTask;
@@ -94,6 +96,8 @@ public sealed class CraftComputerService : IHostedService, IAsyncDisposable
         try
         {
             await computer.DisposeAsync().AsTask().WaitAsync(cancellationToken).ConfigureAwait(false);
+            // Completion is done when StopAsync returns (the continuation may not have run yet).
+            if (_run is { } run) _exit.TrySetResult(await run.ConfigureAwait(false));
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
