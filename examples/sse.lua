@@ -23,6 +23,7 @@ local page = [[
 <!doctype html>
 <meta charset="utf-8">
 <title>Craft: server-sent events</title>
+<link rel="icon" href="data:,"> <!-- no icon: the browser asks for none -->
 <h1>Server time: <span id="time">waiting...</span></h1>
 <p>Events received: <span id="count">0</span></p>
 <script>

@@ -23,7 +23,7 @@ if (args.Length == 2 && args[0] == "--serve")
 var runs = 3;
 var seconds = 5;
 string? outFile = null;
-var only = new HashSet<string> { "events", "http", "json", "static", "ws", "idle", "soak" };
+var only = new HashSet<string> { "events", "http", "json", "static", "proxy", "ws", "idle", "soak" };
 for (int i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -191,6 +191,38 @@ if (only.Contains("static") && HasWrk())
     {
         Directory.Delete(dir, true);
     }
+}
+
+// ---- Reverse proxy: wrk -> proxy -> a plain Kestrel hello upstream (in this process, for both).
+// Craft runs examples/proxy.lua; the plain proxy is Kestrel + HttpClient. CPU per request counts
+// this process: the proxy and the upstream both. ----
+if (only.Contains("proxy") && HasWrk())
+{
+    await using var upstream = await PlainKestrel.HelloAsync();
+    var target = $"http://127.0.0.1:{upstream.Port}";
+    await using var plain = await PlainKestrel.ProxyAsync(target);
+    await using var craft = await CraftServer.StartAsync(
+        Path.Combine(AppContext.BaseDirectory, "examples", "proxy.lua"), ["0", target],
+        "Proxy on http://localhost:", [HttpRule.AllowAddress("127.0.0.1")]);
+    var c = new List<WrkResult>();
+    var k = new List<WrkResult>();
+    var cc = new List<double>();
+    var kc = new List<double>();
+    for (int r = 0; r < runs; r++)
+    {
+        var (kr, kcpu) = await WithCpu(() => Wrk(plain.Port, 64, seconds));
+        k.Add(kr);
+        kc.Add(kcpu / (kr.Rps * seconds) * 1e6);
+        var (cr, ccpu) = await WithCpu(() => Wrk(craft.Port, 64, seconds));
+        c.Add(cr);
+        cc.Add(ccpu / (cr.Rps * seconds) * 1e6);
+        Console.WriteLine($"proxy run {r + 1}: craft {c[^1]} ({cc[^1]:F1} µs CPU/req), kestrel {k[^1]} ({kc[^1]:F1} µs CPU/req)");
+    }
+    double crps = Median(c.Select(x => x.Rps)), krps = Median(k.Select(x => x.Rps));
+    rows.Add($"| Reverse proxy to a hello upstream (`examples/proxy.lua` / Kestrel + `HttpClient`), 64 connections: requests/s | {F(crps)} | {F(krps)} | {F(crps / krps, 2)} |");
+    rows.Add($"| Reverse proxy, 64 connections: CPU per request, proxy and upstream (µs) | {F(Median(cc), 1)} | {F(Median(kc), 1)} | {F(Median(cc) / Median(kc), 2)} |");
+    var errors = c.Concat(k).Sum(x => x.Errors);
+    if (errors > 0) notes.Add($"Proxy: {errors} errors or non-2xx answers in total.");
 }
 
 // ---- 10,000 idle WebSocket clients (each server in its own process, for its memory) ----
@@ -487,13 +519,17 @@ sealed class CraftServer : IAsyncDisposable
 
     private CraftServer(Computer computer, Task<int> run, int port) { _computer = computer; _run = run; Port = port; }
 
-    public static async Task<CraftServer> StartAsync(string script)
+    public static Task<CraftServer> StartAsync(string script) => StartAsync(script, ["0"], "port ", []);
+
+    /// <summary>Runs `script` with `args`; its port is the number after `announce` in a line it prints.</summary>
+    public static async Task<CraftServer> StartAsync(string script, string[] args, string announce, HttpRule[] rules)
     {
         var output = new SignalWriter();
-        var computer = new Computer(new ComputerOptions { Output = output });
-        var run = computer.RunFileAsync(script, ["0"]);
-        var line = await output.WaitForAsync("port ");
-        return new CraftServer(computer, run, int.Parse(line[5..], CultureInfo.InvariantCulture));
+        var computer = new Computer(new ComputerOptions { Output = output, HttpRules = rules });
+        var run = computer.RunFileAsync(script, args);
+        var line = await output.WaitForAsync(announce);
+        var digits = new string(line[announce.Length..].TakeWhile(char.IsAsciiDigit).ToArray());
+        return new CraftServer(computer, run, int.Parse(digits, CultureInfo.InvariantCulture));
     }
 
     public async ValueTask DisposeAsync()
@@ -529,6 +565,24 @@ sealed class PlainKestrel : IAsyncDisposable
             FileProvider = new Microsoft.Extensions.FileProviders.PhysicalFileProvider(dir),
             ServeUnknownFileTypes = true,
         }));
+
+    /// <summary>A reverse proxy as one would write it on Kestrel: one shared HttpClient.</summary>
+    public static Task<PlainKestrel> ProxyAsync(string upstream)
+    {
+        var client = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false });
+        return StartAsync(app => app.Run(async context =>
+        {
+            using var request = new HttpRequestMessage(new HttpMethod(context.Request.Method), upstream + context.Request.Path + context.Request.QueryString);
+            if (context.Request.ContentLength > 0 || context.Request.Headers.TransferEncoding.Count > 0)
+                request.Content = new StreamContent(context.Request.Body);
+            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+            context.Response.StatusCode = (int)response.StatusCode;
+            foreach (var (name, values) in response.Headers.Concat(response.Content.Headers))
+                if (name is not ("Transfer-Encoding" or "Connection" or "Keep-Alive"))
+                    context.Response.Headers[name] = values.ToArray();
+            await response.Content.CopyToAsync(context.Response.Body);
+        }));
+    }
 
     public static Task<PlainKestrel> HelloAsync() =>
         StartAsync(app => app.Run(context => context.Response.WriteAsync("hello")));

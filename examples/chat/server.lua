@@ -17,6 +17,7 @@ local PAGE = [==[<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Craft chat</title>
+<link rel="icon" href="data:,"> <!-- no icon: the browser asks for none (no 404 for /favicon.ico) -->
 <style>
   body { font: 16px system-ui, sans-serif; margin: 0; display: flex; flex-direction: column; height: 100vh; }
   header { background: #2d6a4f; color: white; padding: .6em 1em; font-weight: bold; }

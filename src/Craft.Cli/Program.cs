@@ -48,6 +48,9 @@ public static class Program
           --fs-capacity BYTES         bytes the computer's files may hold (default: the disk's free space)
           --allow NAME                expose a sandboxed name (io, debug, require, os.getenv, ...); repeatable
           --request-log               print one line per HTTP request on standard error
+          --term plain|ansi|auto      how term, print and write render: plain for logs (text in order,
+                                      no escape sequences), ansi for a terminal (default: ansi when
+                                      standard output is a terminal, else plain)
           --tls-cert FILE             serve HTTPS and WSS on every port with this certificate: PKCS#12
                                       (.pfx; password from CRAFT_TLS_PASSWORD) or PEM
           --tls-key FILE              the PEM certificate's private key (when not in the --tls-cert file)
@@ -59,7 +62,19 @@ public static class Program
                                       **/*.json, or **/* for every file); repeatable
           --watch-ignore GLOB         files whose changes never restart (e.g. data/**); repeatable
 
-        Exit codes: 0 the script ended, 1 it raised an error, 2 bad usage.
+        The http client (http.request, http.websocket, http.checkURL):
+          --http-allow PATTERN        let scripts reach hosts or addresses matching PATTERN; repeatable
+          --http-deny PATTERN         refuse them (Domain not permitted); repeatable. Rules are tried in
+                                      order, first match wins, before the defaults: deny $private
+                                      (loopback, private, link-local), allow the rest. PATTERN: a host
+                                      with * wildcards, an address, a range (10.0.0.0/8), $private, *
+          --http-max-requests N       requests running at once; more wait their turn (default 16)
+          --http-max-websockets N     client WebSockets open at once (default 4)
+          --http-max-download BYTES   largest response body (default 16777216)
+          --http-max-upload BYTES     largest request body (default 4194304)
+          --http-timeout SECONDS      timeout of a request or handshake (default 30)
+
+        Exit codes: 0 the script ended, 1 it raised an error, 2 bad usage; os.shutdown(N) ends with N.
         """;
 
     public static async Task<int> Main(string[] args)
@@ -160,6 +175,7 @@ public static class Program
     {
         var options = new ComputerOptions();
         var allowed = new HashSet<string>();
+        var rules = new List<HttpRule>();
         int i = 0;
 
         string Value(ReadOnlySpan<string> a, string name)
@@ -223,6 +239,25 @@ public static class Program
                 case "--fs-capacity": options = options with { FileSystemCapacity = Long(arg, Value(args, arg), 0) }; break;
                 case "--allow": allowed.Add(Value(args, arg)); break;
                 case "--request-log": options = options with { RequestLog = true }; break;
+                case "--http-allow": rules.Add(HttpRule.AllowAddress(Value(args, arg))); break;
+                case "--http-deny": rules.Add(HttpRule.DenyAddress(Value(args, arg))); break;
+                case "--http-max-requests": options = options with { MaxHttpRequests = Int(arg, Value(args, arg), 1) }; break;
+                case "--http-max-websockets": options = options with { MaxClientWebSockets = Int(arg, Value(args, arg), 0) }; break;
+                case "--http-max-download": options = options with { MaxHttpDownloadBytes = Long(arg, Value(args, arg), 1) }; break;
+                case "--http-max-upload": options = options with { MaxHttpUploadBytes = Long(arg, Value(args, arg), 0) }; break;
+                case "--http-timeout": options = options with { HttpTimeout = Seconds(arg, Value(args, arg)) }; break;
+                case "--term":
+                    options = options with
+                    {
+                        Terminal = Value(args, arg) switch
+                        {
+                            "plain" => TerminalKind.Plain,
+                            "ansi" => TerminalKind.Ansi,
+                            "auto" => TerminalKind.Auto,
+                            var other => throw new UsageException($"option --term needs plain, ansi or auto, not '{other}'"),
+                        },
+                    };
+                    break;
                 case "--": i++; goto done;
                 default:
                     var used = extras.TryParse(arg, i + 1 < args.Length ? args[i + 1] : null);
@@ -234,7 +269,12 @@ public static class Program
 
     done:
         if (i >= args.Length) throw new UsageException("missing SCRIPT (try 'craft --help')");
-        options = options with { Unsandboxed = allowed };
+        foreach (var rule in rules)
+        {
+            try { rule.Validate(); }
+            catch (ArgumentException e) { throw new UsageException($"option --http-{(rule.Allow ? "allow" : "deny")}: {e.Message.Split(" (Parameter")[0]}"); }
+        }
+        options = options with { Unsandboxed = allowed, HttpRules = rules };
         return (options, args[i], args[(i + 1)..].ToArray());
     }
 }

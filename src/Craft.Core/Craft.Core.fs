@@ -11,6 +11,7 @@ type ClientId = int64
 type TimerId = int
 type PayloadId = int64
 type Millis = int64
+type FetchId = int64
 
 type Limits =
     {
@@ -18,6 +19,8 @@ type Limits =
         BacklogCapacity: int
         ResponseDeadline: Millis
         MaxMessageBytes: int
+        MaxFetches: int
+        MaxClientSockets: int
     }
 
 [<RequireQualifiedAccess>]
@@ -28,6 +31,8 @@ module Limits =
             BacklogCapacity = 4096
             ResponseDeadline = 15_000L
             MaxMessageBytes = 128 * 1024
+            MaxFetches = 16
+            MaxClientSockets = 4
         }
 
 [<RequireQualifiedAccess>]
@@ -39,6 +44,9 @@ type Event =
     | Timer of timer: TimerId
     | Terminate
     | Custom of name: string * payload: PayloadId
+    | Fetched of fetch: FetchId
+    | SocketOpened of client: ClientId
+    | SocketFailed of client: ClientId * reason: string
 
 [<RequireQualifiedAccess>]
 type Origin =
@@ -66,6 +74,7 @@ type Request =
 
 [<RequireQualifiedAccess>]
 type ClientStage =
+    | Connecting
     | Open
     | Closing
 
@@ -74,6 +83,7 @@ type Client =
         Id: ClientId
         Port: Port
         Stage: ClientStage
+        Outbound: bool
     }
 
 type Fifo<'T> =
@@ -166,6 +176,10 @@ type State =
         NextClientId: ClientId
         Dropped: int64
         Stopped: bool
+        Fetching: Set<FetchId>
+        FetchWaiting: Fifo<FetchId>
+        Checking: Set<FetchId>
+        Sockets: int
     }
 
 [<RequireQualifiedAccess>]
@@ -190,6 +204,11 @@ type Input =
     | ClientClosed of client: ClientId * code: int option * reason: string option
     | Terminate
     | Tick of now: Millis
+    | Fetch of fetch: FetchId * check: bool
+    | FetchCompleted of fetch: FetchId
+    | OpenSocket
+    | SocketConnected of client: ClientId
+    | SocketFailed of client: ClientId * reason: string
 
 [<RequireQualifiedAccess>]
 type Answer =
@@ -209,6 +228,8 @@ type Reply =
     | HandleClosed
     | Done
     | TimerStarted of timer: TimerId
+    | SocketStarted of client: ClientId
+    | TooManySockets
 
 [<RequireQualifiedAccess>]
 type Effect =
@@ -223,6 +244,9 @@ type Effect =
     | Deliver of event: Event
     | Discard of payload: PayloadId
     | Reply of reply: Reply
+    | StartFetch of fetch: FetchId
+    | AbandonFetch of fetch: FetchId
+    | Connect of client: ClientId
 
 [<RequireQualifiedAccess>]
 module Core =
@@ -250,6 +274,10 @@ module Core =
             NextClientId = 1L
             Dropped = 0L
             Stopped = false
+            Fetching = Set.empty
+            FetchWaiting = Fifo.empty
+            Checking = Set.empty
+            Sockets = 0
         }
 
     // Effects are accumulated newest first and reversed once at the end of `step`.
@@ -521,6 +549,7 @@ module Core =
                                 Id = client
                                 Port = port
                                 Stage = ClientStage.Open
+                                Outbound = false
                             }
                             s.Clients
                 }
@@ -565,13 +594,25 @@ module Core =
                 |> emit (Effect.Reply Reply.Sent)
         | _ -> emit (Effect.Reply Reply.HandleClosed) acc
 
+    /// The client's connection has ended: it is forgotten, and an outbound socket frees its place.
+    let private forgetClient (c: Client) s =
+        { s with
+            Clients = Map.remove c.Id s.Clients
+            Sockets = if c.Outbound then s.Sockets - 1 else s.Sockets
+        }
+
     let private closeClient client code (reason: string) ((s, _) as acc: Acc) =
         match Map.tryFind client s.Clients with
         | Some c when c.Stage = ClientStage.Open ->
             let s =
-                { s with
-                    Clients = Map.add client { c with Stage = ClientStage.Closing } s.Clients
-                }
+                if c.Outbound then
+                    // A socket the script opened frees its place at once (as in CC:Tweaked); the
+                    // connection finishes its close on its own, and nothing of it is shown again.
+                    forgetClient c s
+                else
+                    { s with
+                        Clients = Map.add client { c with Stage = ClientStage.Closing } s.Clients
+                    }
 
             let reasonOpt = if reason = "" then None else Some reason
 
@@ -583,18 +624,123 @@ module Core =
     let private clientClosed client code reason ((s, _) as acc: Acc) =
         match Map.tryFind client s.Clients with
         | Some c when c.Stage = ClientStage.Open ->
-            admit
-                (Event.WebSocketClosed(client, reason, code))
-                ({ s with
-                    Clients = Map.remove client s.Clients
-                 },
-                 snd acc)
-        | Some _ ->
-            { s with
-                Clients = Map.remove client s.Clients
-            },
-            snd acc
+            admit (Event.WebSocketClosed(client, reason, code)) (forgetClient c s, snd acc)
+        // A socket that never opened ends as a failure: the script never had its handle.
+        | Some c when c.Stage = ClientStage.Connecting ->
+            let why = defaultArg reason "Connection lost"
+            admit (Event.SocketFailed(client, why)) (forgetClient c s, snd acc)
+        | Some c -> forgetClient c s, snd acc
         | None -> acc
+
+    /// `http.request` or a URL check: a request starts while fewer than `MaxFetches` run, and
+    /// waits its turn otherwise; a check never waits. Each ends with exactly one `Fetched`.
+    let private fetch id check ((s, fx): Acc) : Acc =
+        let known =
+            Set.contains id s.Fetching
+            || Set.contains id s.Checking
+            || Fifo.toList s.FetchWaiting |> List.contains id
+
+        if s.Stopped then
+            s, Effect.AbandonFetch id :: fx
+        elif known then
+            // A host must not reuse an id; that fetch already has its one completion coming.
+            s, fx
+        elif check then
+            { s with
+                Checking = Set.add id s.Checking
+            },
+            Effect.StartFetch id :: fx
+        elif s.Fetching.Count < s.Limits.MaxFetches then
+            { s with
+                Fetching = Set.add id s.Fetching
+            },
+            Effect.StartFetch id :: fx
+        else
+            { s with
+                FetchWaiting = Fifo.enqueue id s.FetchWaiting
+            },
+            fx
+
+    /// Start waiting requests while there is room for them.
+    let rec private startWaiting ((s, fx): Acc) : Acc =
+        if s.Fetching.Count < s.Limits.MaxFetches then
+            match Fifo.tryDequeue s.FetchWaiting with
+            | ValueSome(struct (id, rest)) ->
+                startWaiting (
+                    { s with
+                        FetchWaiting = rest
+                        Fetching = Set.add id s.Fetching
+                    },
+                    Effect.StartFetch id :: fx
+                )
+            | ValueNone -> s, fx
+        else
+            s, fx
+
+    let private fetchCompleted id ((s, fx): Acc) : Acc =
+        if Set.contains id s.Fetching then
+            admit
+                (Event.Fetched id)
+                ({ s with
+                    Fetching = Set.remove id s.Fetching
+                 },
+                 fx)
+            |> startWaiting
+        elif Set.contains id s.Checking then
+            admit
+                (Event.Fetched id)
+                ({ s with
+                    Checking = Set.remove id s.Checking
+                 },
+                 fx)
+        else
+            // Unknown, or cancelled by shutdown: its outcome is nobody's.
+            s, Effect.AbandonFetch id :: fx
+
+    /// `http.websocket`: a new outbound client, connecting, while fewer than `MaxClientSockets` are.
+    let private openSocket ((s, _) as acc: Acc) =
+        if s.Stopped then
+            emit (Effect.Reply(Reply.CouldNotOpen "the computer has shut down")) acc
+        elif s.Sockets >= s.Limits.MaxClientSockets then
+            emit (Effect.Reply Reply.TooManySockets) acc
+        else
+            let client = s.NextClientId
+
+            let s =
+                { s with
+                    NextClientId = client + 1L
+                    Sockets = s.Sockets + 1
+                    Clients =
+                        Map.add
+                            client
+                            {
+                                Id = client
+                                Port = -1
+                                Stage = ClientStage.Connecting
+                                Outbound = true
+                            }
+                            s.Clients
+                }
+
+            s, Effect.Reply(Reply.SocketStarted client) :: Effect.Connect client :: snd acc
+
+    let private socketConnected client ((s, fx): Acc) : Acc =
+        match Map.tryFind client s.Clients with
+        | Some c when c.Stage = ClientStage.Connecting ->
+            admit
+                (Event.SocketOpened client)
+                ({ s with
+                    Clients = Map.add client { c with Stage = ClientStage.Open } s.Clients
+                 },
+                 fx)
+        // Nobody waits for it any more (shutdown): the connection is closed again.
+        | _ -> s, Effect.Close(client, GoingAway, "Going away") :: fx
+
+    let private socketFailed client reason ((s, fx): Acc) : Acc =
+        match Map.tryFind client s.Clients with
+        | Some c when c.Stage = ClientStage.Connecting ->
+            admit (Event.SocketFailed(client, reason)) (forgetClient c s, fx)
+        | _ -> s, fx
 
     let private messageArrived client data binary ((s, _) as acc: Acc) =
         match Map.tryFind client s.Clients with
@@ -706,6 +852,8 @@ module Core =
                 |> List.choose (fun event ->
                     match event with
                     | Event.Custom(_, payload) -> Some(Effect.Discard payload)
+                    // A finished fetch nobody will see: its outcome is let go.
+                    | Event.Fetched id -> Some(Effect.AbandonFetch id)
                     | _ -> None)
 
             let answers =
@@ -718,10 +866,15 @@ module Core =
                 |> Map.toList
                 |> List.choose (fun (id, c) ->
                     match c.Stage with
-                    | ClientStage.Open -> Some(Effect.Close(id, GoingAway, "Going away"))
+                    | ClientStage.Open
+                    | ClientStage.Connecting -> Some(Effect.Close(id, GoingAway, "Going away"))
                     | ClientStage.Closing -> None)
 
             let releases = s.Bound |> Set.toList |> List.map Effect.Release
+
+            let abandons =
+                Set.toList s.Fetching @ Set.toList s.Checking @ Fifo.toList s.FetchWaiting
+                |> List.map Effect.AbandonFetch
 
             let stopped =
                 { initial s.Limits with
@@ -732,7 +885,7 @@ module Core =
                     Stopped = true
                 }
 
-            stopped, List.rev (discards @ answers @ closes @ releases) @ fx
+            stopped, List.rev (discards @ answers @ closes @ abandons @ releases) @ fx
 
     /// The general path: every input, then `settle`.
     let private stepAll input state =
@@ -762,6 +915,11 @@ module Core =
             | Input.ClientClosed(client, code, reason) -> clientClosed client code reason acc
             | Input.Terminate -> if (fst acc).Stopped then acc else admit Event.Terminate acc
             | Input.Tick now -> tick now acc
+            | Input.Fetch(id, check) -> fetch id check acc
+            | Input.FetchCompleted id -> fetchCompleted id acc
+            | Input.OpenSocket -> openSocket acc
+            | Input.SocketConnected client -> socketConnected client acc
+            | Input.SocketFailed(client, reason) -> socketFailed client reason acc
 
         let s, fx = settle acc
         s, List.rev fx

@@ -26,6 +26,11 @@ type PayloadId = int64
 /// Milliseconds on the computer's clock (the shell decides where zero is).
 type Millis = int64
 
+/// Identifies one outbound HTTP request or URL check (`http.request`, `http.checkURLAsync`).
+/// Assigned by the host, which keeps what was asked and what came back; unique for the
+/// computer's lifetime.
+type FetchId = int64
+
 /// The limits the core enforces. Every one is configurable; `Limits.defaults` gives SPEC's values.
 type Limits =
     {
@@ -38,11 +43,16 @@ type Limits =
         ResponseDeadline: Millis
         /// Largest WebSocket message the script may send (default 128 KiB).
         MaxMessageBytes: int
+        /// Outbound HTTP requests running at once (default 16, as CC:Tweaked); more wait their turn.
+        MaxFetches: int
+        /// Client WebSockets open or connecting at once (default 4, as CC:Tweaked); more are refused.
+        MaxClientSockets: int
     }
 
 [<RequireQualifiedAccess>]
 module Limits =
-    /// SPEC's defaults: queue 256, backlog 4096, deadline 15 s, messages 128 KiB.
+    /// SPEC's defaults: queue 256, backlog 4096, deadline 15 s, messages 128 KiB, 16 outbound
+    /// requests, 4 client WebSockets.
     val defaults: Limits
 
 /// An event as the script sees it, in the order it sees them.
@@ -52,9 +62,10 @@ type Event =
     | HttpRequest of port: Port * request: RequestId
     /// `websocket_server_connect(port, handle)`.
     | WebSocketConnect of port: Port * client: ClientId
-    /// `websocket_server_message(clientID, message, isBinary)`. The array is never mutated.
+    /// `websocket_server_message(clientID, message, isBinary)`, or `websocket_message(url, message,
+    /// isBinary)` for a client WebSocket the script opened. The array is never mutated.
     | WebSocketMessage of client: ClientId * data: byte array * binary: bool
-    /// `websocket_server_closed(clientID, reason, code)`.
+    /// `websocket_server_closed(clientID, reason, code)`, or `websocket_closed(url, reason, code)`.
     | WebSocketClosed of client: ClientId * reason: string option * code: int option
     /// `timer(id)`.
     | Timer of timer: TimerId
@@ -62,6 +73,13 @@ type Event =
     | Terminate
     /// Any other event, queued by `os.queueEvent` or by the host; its parameters stay with the host.
     | Custom of name: string * payload: PayloadId
+    /// An outbound request or URL check finished: `http_success`, `http_failure` or `http_check`
+    /// (the host holds the outcome).
+    | Fetched of fetch: FetchId
+    /// `websocket_success(url, handle)`: a client WebSocket connected; its messages follow.
+    | SocketOpened of client: ClientId
+    /// `websocket_failure(url, reason)`: a client WebSocket could not connect. Nothing follows.
+    | SocketFailed of client: ClientId * reason: string
 
 /// Who queued a `Custom` event. The script's events are dropped when the queue is full (as in
 /// CraftOS); the host's wait in the backlog like network events.
@@ -98,6 +116,8 @@ type Request =
 
 [<RequireQualifiedAccess>]
 type ClientStage =
+    /// A client WebSocket the script opened, not connected yet.
+    | Connecting
     /// Connected; its events flow.
     | Open
     /// The script closed it; its closed event is queued, the connection is finishing.
@@ -107,8 +127,11 @@ type ClientStage =
 type Client =
     {
         Id: ClientId
+        /// The server's port; -1 for a client WebSocket the script opened.
         Port: Port
         Stage: ClientStage
+        /// The script opened it (`http.websocket`), rather than a server accepting it.
+        Outbound: bool
     }
 
 /// A persistent first-in first-out queue with a count.
@@ -173,6 +196,14 @@ type State =
         Dropped: int64
         /// The computer has shut down.
         Stopped: bool
+        /// Outbound requests running (at most `Limits.MaxFetches`).
+        Fetching: Set<FetchId>
+        /// Outbound requests waiting for one of those to finish, in order.
+        FetchWaiting: Fifo<FetchId>
+        /// URL checks running (not limited: they only resolve a name).
+        Checking: Set<FetchId>
+        /// Client WebSockets connecting, open or closing (at most `Limits.MaxClientSockets`).
+        Sockets: int
     }
 
 /// Everything that can happen to a computer: what the script asks, and what the world reports.
@@ -222,6 +253,19 @@ type Input =
     | Terminate
     /// The clock reads `now`: timers and deadlines up to it fall due.
     | Tick of now: Millis
+    // Outbound activity: the script's requests, and what the world reports of them.
+    /// `http.request` (`check = false`) or `http.checkURLAsync` (`check = true`), with an id the
+    /// host chose. A request starts (`Effect.StartFetch`) when fewer than `MaxFetches` run,
+    /// otherwise it waits its turn; a check starts at once.
+    | Fetch of fetch: FetchId * check: bool
+    /// A started fetch finished, whatever its outcome (the host holds it): one `Fetched` event.
+    | FetchCompleted of fetch: FetchId
+    /// `http.websocket`: replies `SocketStarted` (and asks `Effect.Connect`) or `TooManySockets`.
+    | OpenSocket
+    /// A client WebSocket's handshake succeeded.
+    | SocketConnected of client: ClientId
+    /// A client WebSocket could not connect (refused, denied, timed out, bad handshake).
+    | SocketFailed of client: ClientId * reason: string
 
 /// How a request is answered.
 [<RequireQualifiedAccess>]
@@ -256,6 +300,10 @@ type Reply =
     | Done
     /// A timer started.
     | TimerStarted of timer: TimerId
+    /// A client WebSocket is connecting; its `SocketOpened` or `SocketFailed` event will follow.
+    | SocketStarted of client: ClientId
+    /// `MaxClientSockets` client WebSockets are already open or connecting.
+    | TooManySockets
 
 /// What the shell must do, in order.
 [<RequireQualifiedAccess>]
@@ -282,6 +330,14 @@ type Effect =
     | Discard of payload: PayloadId
     /// Give the script the outcome of what it asked.
     | Reply of reply: Reply
+    /// Carry out the outbound request or check, then report `FetchCompleted`.
+    | StartFetch of fetch: FetchId
+    /// Forget the fetch: cancel it if it runs, drop its outcome if it has one. Nothing is reported.
+    | AbandonFetch of fetch: FetchId
+    /// Open the client WebSocket, then report `SocketConnected` or `SocketFailed`; once open, its
+    /// messages and its end are reported as a server client's are (`MessageArrived`,
+    /// `ClientClosed`), and `Send`, `Close` and `ResumeReading` apply to it alike.
+    | Connect of client: ClientId
 
 [<RequireQualifiedAccess>]
 module Core =

@@ -32,6 +32,8 @@ public sealed partial class Computer
     private Craft.Reply? _reply;
     private long _discarded = -1;
     private bool _shutdownRequested;
+    private int _shutdownCode;
+    private bool _rebootRequested;
     // The watchdog's clock: Environment.TickCount64 (milliseconds, coarse and cheap: it is read
     // once per event).
     private long _resumedAt;
@@ -83,7 +85,23 @@ public sealed partial class Computer
 
     private void Main(byte[] source, string chunkName, IReadOnlyList<string> args)
     {
-        int exitCode = 1;
+        // os.reboot(): the same script again in a fresh computer, once every port is released.
+        while (RunOnce(source, chunkName, args, out _))
+        {
+            _shutdownRequested = _rebootRequested = false;
+            _shutdownCode = 0;
+            _state = Craft.Core.initial(_options.ToLimits());
+            _responses.Clear();
+            _handshakeHeaders.Clear();
+            _hostPayloads.Clear();
+            Interlocked.Exchange(ref _hostPayloadCount, 0);
+        }
+    }
+
+    /// <summary>Runs the script once; true when it asked to reboot.</summary>
+    private bool RunOnce(byte[] source, string chunkName, IReadOnlyList<string> args, out int exitCode)
+    {
+        exitCode = 1;
         LuaRuntime? runtime = null;
         try
         {
@@ -110,9 +128,11 @@ public sealed partial class Computer
 
             runtime?.Dispose();
             try { _options.Output.Flush(); } catch { }
-            LogEnded(chunkName, exitCode);
-            _completion!.TrySetResult(exitCode);
         }
+        if (_rebootRequested && !_aborting) return true;
+        LogEnded(chunkName, exitCode);
+        _completion!.TrySetResult(exitCode);
+        return false;
     }
 
     private int Run(LuaRuntime runtime, byte[] source, string chunkName, IReadOnlyList<string> args)
@@ -149,13 +169,14 @@ public sealed partial class Computer
                         runtime.KeepFilter(current, results >= 1 ? -results : 0);
                     }
                     current.Pop(results);
-                    if (_shutdownRequested) return 0;
+                    if (_shutdownRequested) return _shutdownCode;
 
                     int n;
                     while (true)
                     {
                         var next = NextEvent();
                         if (next is null) return 0;
+                        _peripherals.ApplyPending();
                         if (!LuaRuntime.IsDirect(next))
                         {
                             current = kernel;
@@ -178,16 +199,19 @@ public sealed partial class Computer
                     // The kernel returns true, or false and the script's error.
                     bool ok = results >= 1 && kernel.ToBoolean(-results);
                     if (ok) return 0;
+                    runtime.FinishTerminal();
                     ScriptFailed(chunkName, runtime.Describe(kernel, -results + 1));
                     return 1;
 
                 case LuaStatus.OK:
                     // The script's coroutine ended: it returns (marker, succeeded, error).
                     if (results >= 2 && current.ToBoolean(-results + 1)) return 0;
+                    runtime.FinishTerminal();
                     ScriptFailed(chunkName, runtime.Describe(current, results >= 3 ? -results + 2 : -1));
                     return 1;
 
                 default:
+                    runtime.FinishTerminal();
                     ScriptFailed(chunkName, runtime.Describe(current, -1));
                     return 1;
             }
@@ -337,7 +361,13 @@ public sealed partial class Computer
 
     internal double Clock() => Stopwatch.GetElapsedTime(_startTimestamp).TotalSeconds;
 
-    internal void RequestShutdown() => _shutdownRequested = true;
+    /// <summary>os.shutdown(code) / os.reboot(): the script ends at its next yield.</summary>
+    internal void RequestShutdown(int code, bool reboot)
+    {
+        _shutdownRequested = true;
+        _shutdownCode = code;
+        _rebootRequested = reboot;
+    }
 
     /// <summary>The script waited for the host (read()), which is not running: restart the watchdog.</summary>
     internal void RestartWatchdog() => _resumedAt = Environment.TickCount64;

@@ -120,13 +120,19 @@ public sealed partial class Computer
                 _shell?.Accept(a.request, a.client, extra ?? []);
                 break;
             case Craft.Effect.Send s:
-                _shell?.SendMessage(s.client, s.data, s.binary);
+                if (IsOutboundClient(s.client)) _outbound!.SendMessage(s.client, s.data, s.binary);
+                else _shell?.SendMessage(s.client, s.data, s.binary);
                 break;
             case Craft.Effect.Close c:
-                _shell?.Close(c.client, c.code, c.reason);
+                if (IsOutboundClient(c.client)) _outbound!.Close(c.client, c.code, c.reason);
+                else _shell?.Close(c.client, c.code, c.reason);
                 break;
             case Craft.Effect.ResumeReading r:
-                _shell?.ResumeReading(r.client);
+                if (IsOutboundClient(r.client)) _outbound!.ResumeReading(r.client);
+                else _shell?.ResumeReading(r.client);
+                break;
+            default:
+                ExecuteOutbound(effect);
                 break;
         }
     }
@@ -171,6 +177,7 @@ public sealed partial class Computer
 
     private void ShutdownNetwork()
     {
+        ShutdownOutbound();
         _shell?.Dispose();
         _shell = null;
     }

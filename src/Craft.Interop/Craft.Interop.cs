@@ -10,8 +10,19 @@ using System.Net;
 
 namespace Craft.Interop;
 
+/// <summary>How a computer's terminal is rendered on its <see cref="ComputerOptions.Output"/>.</summary>
+public enum TerminalKind
+{
+    /// <summary>ANSI when the output is the process's console and that is a terminal; plain otherwise.</summary>
+    Auto,
+    /// <summary>For logs and pipes: the text in order, cursor moves as spaces and line ends, no escapes.</summary>
+    Plain,
+    /// <summary>For a terminal: cursor, 16 colours and clearing as ANSI escape sequences.</summary>
+    Ansi,
+}
+
 /// <summary>How a <see cref="Computer"/> is set up. Every limit has SPEC's default.</summary>
-public sealed record ComputerOptions
+public sealed partial record ComputerOptions
 {
     /// <summary>The address listeners bind to. Loopback unless widened (e.g. <see cref="IPAddress.Any"/>).</summary>
     public IPAddress HostAddress { get; init; } = IPAddress.Loopback;
@@ -84,6 +95,9 @@ public sealed record ComputerOptions
     /// <summary>Where <c>print</c> and <c>write</c> go.</summary>
     public TextWriter Output { get; init; } = Console.Out;
 
+    /// <summary>How <c>term</c> (and print, write) render on <see cref="Output"/>; see <see cref="TerminalKind"/>.</summary>
+    public TerminalKind Terminal { get; init; } = TerminalKind.Auto;
+
     /// <summary>Where <c>printError</c> and uncaught errors go.</summary>
     public TextWriter Error { get; init; } = Console.Error;
 
@@ -133,7 +147,8 @@ public sealed record ComputerOptions
     public Microsoft.Extensions.Logging.ILoggerFactory? LoggerFactory { get; init; }
 
     internal Craft.Limits ToLimits() =>
-        new(EventQueueCapacity, InboundBacklog, (long)ResponseDeadline.TotalMilliseconds, MaxWebSocketMessageBytes);
+        new(EventQueueCapacity, InboundBacklog, (long)ResponseDeadline.TotalMilliseconds, MaxWebSocketMessageBytes,
+            MaxHttpRequests, MaxClientWebSockets);
 
     internal void Validate()
     {
@@ -157,6 +172,7 @@ public sealed record ComputerOptions
         Positive(nameof(MaxConnections), MaxConnections);
         Positive(nameof(MaxBufferedRequestBytes), MaxBufferedRequestBytes);
         Positive(nameof(MaxWebSocketSendQueueBytes), MaxWebSocketSendQueueBytes);
+        ValidateHttp();
         if (ShutdownTimeout < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(ShutdownTimeout), ShutdownTimeout, "must not be negative");
         if (FileSystemCapacity is < 0) throw new ArgumentOutOfRangeException(nameof(FileSystemCapacity), FileSystemCapacity, "must not be negative");
         ArgumentNullException.ThrowIfNull(HostAddress);

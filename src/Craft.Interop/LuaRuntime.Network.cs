@@ -26,7 +26,7 @@ internal sealed partial class LuaRuntime
     }
 
     /// <summary>RFC 9110 token characters, allowed in header names.</summary>
-    private static bool IsToken(string name)
+    internal static bool IsToken(string name)
     {
         if (name.Length == 0) return false;
         foreach (char c in name)
@@ -39,7 +39,7 @@ internal sealed partial class LuaRuntime
     }
 
     /// <summary>Header values: visible bytes, spaces and tabs; never CR, LF, NUL or other controls.</summary>
-    private static bool IsFieldValue(string value)
+    internal static bool IsFieldValue(string value)
     {
         foreach (char c in value)
             if (c < 0x20 && c != '\t' || c == 0x7F) return false;
@@ -186,11 +186,14 @@ internal sealed partial class LuaRuntime
         }));
 
         AddWebSocketNatives();
+        _httpClient.Register((name, body) => Native(name, l => Guard(l, body)));
     }
 
     /// <summary>Network events as raw kernel events: (kind, ...).</summary>
     private int PushNetworkEvent(Lua l, Craft.Event e)
     {
+        int client = _httpClient.PushEvent(l, e);
+        if (client > 0) return client;
         switch (e)
         {
             case Craft.Event.HttpRequest r:

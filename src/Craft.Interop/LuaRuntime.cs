@@ -30,12 +30,19 @@ internal sealed partial class LuaRuntime : IDisposable
     // The fs API's natives and open files (Apis/FileSystem.cs).
     private readonly Apis.FileSystem _fileSystem;
 
+    // The http client's natives and events (Apis/HttpClient.cs).
+    private readonly Apis.HttpClient _httpClient;
+    // The terminal: its model, renderer and natives (Apis/Terminal.cs).
+    private readonly Apis.Terminal _terminal;
+
     public LuaRuntime(Computer computer, ComputerOptions options)
     {
         _computer = computer;
         _options = options;
         _main = new Lua(openLibs: true);
         _fileSystem = new Apis.FileSystem(computer.RootDirectory, options.FileSystemCapacity);
+        _httpClient = new Apis.HttpClient(computer, options);
+        _terminal = new Apis.Terminal(options.Terminal, options.Output);
 
         var bios = Resource("bios.lua");
         if (_main.LoadBuffer(bios, "@bios.lua", "t") != LuaStatus.OK)
@@ -66,8 +73,12 @@ internal sealed partial class LuaRuntime : IDisposable
     private int FilterRef { get; }
     private int ThreadRef { get; }
 
+    /// <summary>The computer shuts down: the terminal leaves its output tidy (once).</summary>
+    public void FinishTerminal() => _terminal.Finish();
+
     public void Dispose()
     {
+        FinishTerminal();
         try { _fileSystem.Dispose(); } catch { }
         try { _main.Dispose(); } catch { }
     }
@@ -459,15 +470,20 @@ internal sealed partial class LuaRuntime : IDisposable
             if (line is null) s.PushNil(); else PushText(s, line);
             return 1;
         }));
+        // shutdown(code, reboot)
         Native("shutdown", l => Guard(l, s =>
         {
-            _computer.RequestShutdown();
+            _computer.RequestShutdown((int)Math.Clamp(s.ToNumber(1), int.MinValue, int.MaxValue), s.ToBoolean(2));
             return 0;
         }));
 
         AddNetworkNatives();
         _fileSystem.Push(_main);
         _main.SetField(-2, "fs");
+        _terminal.Push(_main);
+        _main.SetField(-2, "term");
+        _computer.Peripherals.Push(_main, (l, value) => PushValue(l, value));
+        _main.SetField(-2, "peripheral");
     }
 
     /// <summary>The CC:Tweaked release whose CraftOS Craft follows, as <c>_HOST</c> names it.</summary>
@@ -504,7 +520,8 @@ internal sealed partial class LuaRuntime : IDisposable
     private void PushSources()
     {
         _main.NewTable();
-        foreach (var name in new[] { "textutils", "parallel", "bit32", "http", "fs", "io", "expect", "settings", "require", "programs", "shell" })
+        foreach (var name in new[] { "textutils", "parallel", "bit32", "http", "fs", "io", "expect", "settings", "require", "programs", "shell",
+            "term", "colors", "keys", "window", "paintutils", "vector", "peripheral" })
         {
             var source = typeof(LuaRuntime).Assembly.GetManifestResourceInfo("Craft.Lua." + name + ".lua") is null
                 ? null

@@ -137,31 +137,6 @@ type Outgoing =
     /// Complete the WebSocket handshake: the connection becomes this client.
     | Accept of client: WebSocketClient * headers: KeyValuePair<string, string> array
 
-/// One WebSocket connection. Created by the computer when it accepts the upgrade (so that the
-/// script may send at once); the handler attaches the socket once the handshake is done.
-and [<AllowNullLiteral>] WebSocketClient(id: ClientId) =
-    let sends =
-        Channel.CreateUnbounded<struct (byte array * bool * int * string)>(UnboundedChannelOptions(SingleReader = true))
-
-    let resume = new SemaphoreSlim(0)
-    member _.Id = id
-    /// Messages and the close to send, in order (close: code > 0).
-    member _.Sends = sends
-    /// Released when the core lets the reader read the next message.
-    member _.Resume = resume
-
-    /// Bytes handed to `Sends` and not yet written to the connection.
-    [<DefaultValue>]
-    val mutable Queued: int64
-
-    /// 1 once the send queue passed its cap and the connection was given up.
-    [<DefaultValue>]
-    val mutable Overflowed: int
-
-    /// The connection's WebSocket, once the handshake is done.
-    [<DefaultValue>]
-    val mutable Socket: WebSocket
-
 /// Whether a bound port's socket was released. Set and checked under its lock: once it is set,
 /// none of that socket's requests reach the computer any more, so that a listener added later
 /// on the same port number cannot be handed them (they get 503).
@@ -342,13 +317,20 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
 
     let logger = loggerFactory.CreateLogger "Craft.Server"
 
-    static let innermost (e: exn) =
-        let mutable e = e
+    static let innermost = WebSocketPump.innermost
 
-        while not (isNull e.InnerException) do
-            e <- e.InnerException
+    /// Posts an input; a WebSocket client closed by one of the shell's limits is logged first
+    /// (1009: a message too large, 1008: its send queue full).
+    let postLogged (input: Input) =
+        match input with
+        | Input.ClientClosed(client, Some code, Some reason) when
+            (code = 1009 && reason = "Message too large")
+            || (code = 1008 && reason = "Send queue full")
+            ->
+            Log.clientClosed logger client code reason
+        | _ -> ()
 
-        e.Message
+        post input
 
     let log (context: HttpContext) (status: int) =
         match options.RequestLog with
@@ -575,164 +557,6 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
             log context status
         }
 
-    /// Reads whole messages until the connection ends; reports each and waits for the core to
-    /// let it read the next (backpressure). Reports the end exactly once.
-    let receiveLoop (client: WebSocketClient) (socket: WebSocket) (watched: WatchedStream) =
-        task {
-            let mutable buffer = Array.zeroCreate<byte> 4096
-            let mutable ended = false
-
-            try
-                while not ended do
-                    let mutable length = 0
-                    let mutable complete = false
-                    let mutable kind = WebSocketMessageType.Text
-
-                    while not complete && not ended do
-                        if length = buffer.Length then
-                            let bigger =
-                                Array.zeroCreate<byte>(min (buffer.Length * 2) (options.MaxMessageBytes + 1))
-
-                            Buffer.BlockCopy(buffer, 0, bigger, 0, length)
-                            buffer <- bigger
-
-                        let! result =
-                            socket.ReceiveAsync(
-                                ArraySegment(buffer, length, buffer.Length - length),
-                                CancellationToken.None
-                            )
-
-                        if result.MessageType = WebSocketMessageType.Close then
-                            ended <- true
-
-                            // .NET reports a close frame without a code as 1000.
-                            let code =
-                                if result.CloseStatus.HasValue && watched.Incoming.LastClose <> 0 then
-                                    Some(int result.CloseStatus.Value)
-                                else
-                                    None
-
-                            let reason =
-                                if code.IsSome then
-                                    Some result.CloseStatusDescription
-                                else
-                                    None
-
-                            try
-                                if socket.State = WebSocketState.CloseReceived then
-                                    let status =
-                                        if result.CloseStatus.HasValue then
-                                            result.CloseStatus.Value
-                                        else
-                                            WebSocketCloseStatus.Empty
-
-                                    do!
-                                        socket.CloseOutputAsync(
-                                            status,
-                                            result.CloseStatusDescription,
-                                            CancellationToken.None
-                                        )
-                            with _ ->
-                                ()
-
-                            post (Input.ClientClosed(client.Id, code, reason))
-                        else
-                            kind <- result.MessageType
-                            length <- length + result.Count
-                            complete <- result.EndOfMessage
-
-                            if length > options.MaxMessageBytes then
-                                ended <- true
-
-                                try
-                                    do!
-                                        socket.CloseOutputAsync(
-                                            WebSocketCloseStatus.MessageTooBig,
-                                            "Message too large",
-                                            CancellationToken.None
-                                        )
-                                with _ ->
-                                    ()
-
-                                Log.clientClosed logger client.Id 1009 "Message too large"
-                                post (Input.ClientClosed(client.Id, Some 1009, Some "Message too large"))
-
-                    if complete && not ended then
-                        let data = buffer.AsSpan(0, length).ToArray()
-                        post (Input.MessageArrived(client.Id, data, (kind = WebSocketMessageType.Binary)))
-                        do! client.Resume.WaitAsync()
-            with e ->
-                if not ended then
-                    let code, reason =
-                        match e with
-                        // .NET failed the connection itself; its close frame says why.
-                        | _ when watched.Outgoing.LastClose = 1007 -> 1007, "Invalid UTF-8 in text message"
-                        | _ when watched.WasAborted -> 1006, "No answer to ping"
-                        | :? WebSocketException as w when
-                            w.WebSocketErrorCode = WebSocketError.Faulted
-                            || w.WebSocketErrorCode = WebSocketError.HeaderError
-                            ->
-                            1002, "Protocol error"
-                        | _ -> 1006, innermost e
-
-                    if code <> 1006 then
-                        try
-                            do! socket.CloseOutputAsync(enum<WebSocketCloseStatus> code, reason, CancellationToken.None)
-                        with _ ->
-                            ()
-
-                    post (Input.ClientClosed(client.Id, Some code, Some reason))
-        }
-
-    /// Sends what the script sends, in order; a close ends it.
-    let sendLoop (client: WebSocketClient) (socket: WebSocket) =
-        task {
-            let mutable running = true
-
-            while running do
-                let! more = client.Sends.Reader.WaitToReadAsync()
-
-                if not more then
-                    running <- false
-                else
-                    let mutable item = Unchecked.defaultof<_>
-
-                    while running && client.Sends.Reader.TryRead(&item) do
-                        let struct (data, binary, code, reason) = item
-
-                        try
-                            if code > 0 then
-                                running <- false
-
-                                if
-                                    socket.State = WebSocketState.Open
-                                    || socket.State = WebSocketState.CloseReceived
-                                then
-                                    do!
-                                        socket.CloseOutputAsync(
-                                            enum<WebSocketCloseStatus> code,
-                                            reason,
-                                            CancellationToken.None
-                                        )
-                            elif
-                                socket.State = WebSocketState.Open
-                                || socket.State = WebSocketState.CloseReceived
-                            then
-                                let kind =
-                                    if binary then
-                                        WebSocketMessageType.Binary
-                                    else
-                                        WebSocketMessageType.Text
-
-                                do! socket.SendAsync(ArraySegment data, kind, true, CancellationToken.None)
-
-                            if not (isNull data) then
-                                Interlocked.Add(&client.Queued, -(int64 data.Length)) |> ignore
-                        with _ ->
-                            // The peer went away; the receive side reports it.
-                            ()
-        }
-
     let acceptWebSocket (context: HttpContext) (client: WebSocketClient) (extra: KeyValuePair<string, string> array) =
         task {
             let key = context.Request.Headers["Sec-WebSocket-Key"].ToString()
@@ -796,8 +620,15 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
             if Volatile.Read(&client.Overflowed) = 1 then
                 socket.Abort()
 
-            let sending = sendLoop client socket
-            do! receiveLoop client socket watched
+            let ending =
+                {
+                    CloseHadCode = fun () -> watched.Incoming.LastClose <> 0
+                    SentClose = fun () -> watched.Outgoing.LastClose
+                    Aborted = fun () -> watched.WasAborted
+                }
+
+            let sending = WebSocketPump.send client socket
+            do! WebSocketPump.receive postLogged options.MaxMessageBytes ending client socket
             client.Sends.Writer.TryComplete() |> ignore
             do! sending
             watched.Finish()
@@ -1189,38 +1020,15 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
         | true, p -> p.Answers.Writer.TryWrite(Outgoing.Accept(c, headers)) |> ignore
         | _ -> post (Input.ClientClosed(client, Some 1006, Some "Connection lost"))
 
-    /// Queues a message for a client. A client that does not read while the script keeps
-    /// sending is given up once its queue passes the cap: the connection is aborted and the
-    /// script hears `closed` with 1008; the script's `send` itself never fails for it.
+    /// Queues a message for a client; one that stops reading is given up past the send queue's cap.
     member _.SendMessage(client: ClientId, data: byte array, binary: bool) =
         match clients.TryGetValue client with
-        | true, c when Volatile.Read(&c.Overflowed) = 0 ->
-            if Interlocked.Add(&c.Queued, int64 data.Length) > options.MaxSendQueueBytes then
-                if Interlocked.Exchange(&c.Overflowed, 1) = 0 then
-                    Log.clientClosed logger client 1008 "Send queue full"
-                    post (Input.ClientClosed(client, Some 1008, Some "Send queue full"))
-                    c.Sends.Writer.TryComplete() |> ignore
-
-                    // Drop what waits: it will never be sent.
-                    let mutable item = Unchecked.defaultof<_>
-
-                    while c.Sends.Reader.TryRead(&item) do
-                        ()
-
-                    match c.Socket with
-                    | null -> ()
-                    | socket -> socket.Abort()
-
-                    c.Resume.Release() |> ignore
-            else
-                c.Sends.Writer.TryWrite(struct (data, binary, 0, null)) |> ignore
+        | true, c -> WebSocketPump.enqueue postLogged options.MaxSendQueueBytes c data binary
         | _ -> ()
 
     member _.Close(client: ClientId, code: int, reason: string) =
         match clients.TryGetValue client with
-        | true, c ->
-            c.Sends.Writer.TryWrite(struct (null, false, code, reason)) |> ignore
-            c.Resume.Release() |> ignore
+        | true, c -> WebSocketPump.close c code reason
         | _ -> ()
 
     member _.ResumeReading(client: ClientId) =

@@ -10,6 +10,61 @@ public sealed record Observed(int ExitCode, string Output, string Error);
 
 public static class HostScenarios
 {
+    /// <summary>
+    /// A peripheral given to a script from C#: attached before the run, called with every value
+    /// kind, raising, found, wrapped, and detached from another thread while one of its methods
+    /// runs. The test asserts on what the script printed.
+    /// </summary>
+    public static async Task<Observed> PeripheralAsync()
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var methods = new Dictionary<string, Func<object?[], object?[]?>>
+        {
+            ["echo"] = args => args,
+            ["describe"] = args => [string.Join(",", args.Select(a => a?.GetType().Name ?? "null"))],
+            ["fail"] = _ => throw new InvalidOperationException("the host says no"),
+            ["slow"] = _ =>
+            {
+                entered.SetResult();
+                release.Task.Wait(Patience);
+                return ["finished"];
+            },
+        };
+        await using var computer = new Computer(new ComputerOptions
+        {
+            Output = output, Error = error, Input = TextReader.Null, Terminal = TerminalKind.Plain,
+        });
+        computer.AttachPeripheral("left", "test_device", methods);
+        var run = computer.RunAsync(
+            """
+            local e, side = os.pullEvent("peripheral")
+            print(e, side, peripheral.isPresent("left"), peripheral.getType("left"), peripheral.isPresent("right"))
+            print(table.concat(peripheral.getNames(), ","), table.concat(peripheral.getMethods("left"), ","))
+            local p = peripheral.wrap("left")
+            print(peripheral.getName(p), peripheral.getType(p), peripheral.hasType(p, "test_device"))
+            print(p.describe(nil, true, 7, 2.5, "text", { 1, 2 }, { a = 1 }, "\255"))
+            local n, b, i, f, s, list, map = p.echo(nil, true, 7, 2.5, "tëxt", { 1, "two" }, { a = 1 })
+            print(n, b, i, math.type(i), f, s, list[1], list[2], map.a)
+            print(pcall(p.fail))
+            print(pcall(peripheral.call, "left", "nope"))
+            print(peripheral.find("test_device") ~= nil, peripheral.find("other"))
+            print(p.slow())
+            print(peripheral.isPresent("left"))
+            print(os.pullEvent("peripheral_detach"))
+            print(pcall(p.echo, 1))
+            """,
+            "peripherals.lua");
+        await entered.Task.WaitAsync(Patience);
+        // From this thread, while the script's call is running on the computer's thread.
+        computer.DetachPeripheral("left");
+        release.SetResult();
+        int exitCode = await run.WaitAsync(Patience);
+        return new Observed(exitCode, output.ToString(), error.ToString());
+    }
+
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
 
     /// <summary>

@@ -42,6 +42,175 @@ let private acceptedClients steps =
         | Effect.Accept(_, c) -> Some c
         | _ -> None)
 
+let private fetchesAsked (steps: Step list) =
+    steps
+    |> List.choose (fun s ->
+        match s.Input with
+        | Input.Fetch(f, check) when not s.Before.Stopped -> Some(f, check)
+        | _ -> None)
+
+let private outboundClients steps =
+    effects steps
+    |> List.choose (function
+        | Effect.Reply(Reply.SocketStarted c) -> Some c
+        | _ -> None)
+
+/// The events of one client WebSocket the script opened, in order.
+let private socketEvents client events =
+    events
+    |> List.filter (function
+        | Event.SocketOpened c
+        | Event.SocketFailed(c, _)
+        | Event.WebSocketMessage(c, _, _)
+        | Event.WebSocketClosed(c, _, _) -> c = client
+        | _ -> false)
+
+let private noShutdown scenario =
+    { scenario with
+        Commands = scenario.Commands |> List.filter ((<>) Shutdown)
+    }
+
+let clientProperties =
+    testList
+        "core properties: outbound requests and client WebSockets"
+        [
+            property "one completion event per request: delivered once, or abandoned at shutdown, never both"
+            <| fun scenario ->
+                let steps = runWith true true scenario
+                let fx = effects steps
+
+                for f, _ in fetchesAsked steps do
+                    let deliveredCount =
+                        fx |> List.filter ((=) (Effect.Deliver(Event.Fetched f))) |> List.length
+
+                    let started = fx |> List.filter ((=) (Effect.StartFetch f)) |> List.length
+                    let abandoned = List.contains (Effect.AbandonFetch f) fx
+                    Expect.isLessThanOrEqual deliveredCount 1 $"fetch {f} completed twice"
+                    Expect.isLessThanOrEqual started 1 $"fetch {f} started twice"
+                    Expect.isFalse (deliveredCount = 1 && abandoned) $"fetch {f} delivered and abandoned"
+
+                    let completed =
+                        steps
+                        |> List.exists (fun s -> s.Input = Input.FetchCompleted f && not s.Before.Stopped)
+
+                    if completed then
+                        Expect.isTrue (deliveredCount = 1 || abandoned) $"fetch {f} completed but never told"
+
+            property "without shutdown, every request the world completes is delivered exactly once"
+            <| fun scenario ->
+                let steps = runWith true false (noShutdown scenario)
+                let events = delivered steps
+
+                for f, _ in fetchesAsked steps do
+                    let completed = steps |> List.exists (fun s -> s.Input = Input.FetchCompleted f)
+
+                    let count = events |> List.filter ((=) (Event.Fetched f)) |> List.length
+                    Expect.equal count (if completed then 1 else 0) $"fetch {f} delivered {count} times"
+
+            property "limits never exceeded: running requests, open client WebSockets"
+            <| fun scenario ->
+                for step in run scenario do
+                    let s = step.After
+                    Expect.isLessThanOrEqual s.Fetching.Count s.Limits.MaxFetches "too many requests running"
+                    Expect.isLessThanOrEqual s.Sockets s.Limits.MaxClientSockets "too many client sockets"
+
+                    let outbound = s.Clients |> Map.filter (fun _ c -> c.Outbound) |> Map.count
+
+                    Expect.equal s.Sockets outbound "the socket count is not the outbound clients"
+
+                    if s.Fetching.Count < s.Limits.MaxFetches then
+                        Expect.isTrue s.FetchWaiting.IsEmpty "a request waits while there is room"
+
+                    if step.Input = Input.OpenSocket && not step.Before.Stopped then
+                        let refused = List.contains (Effect.Reply Reply.TooManySockets) step.Effects
+                        Expect.equal refused (step.Before.Sockets >= s.Limits.MaxClientSockets) "refused with room"
+
+            property "requests that wait start in the order they were made"
+            <| fun scenario ->
+                let steps = run scenario
+
+                let asked = fetchesAsked steps |> List.filter (snd >> not) |> List.map fst
+
+                let started =
+                    effects steps
+                    |> List.choose (function
+                        | Effect.StartFetch f when List.contains f asked -> Some f
+                        | _ -> None)
+
+                Expect.equal started (List.take started.Length asked) "requests started out of order"
+
+            property "per client WebSocket: success, then messages in order, then closed once; or one failure"
+            <| fun scenario ->
+                let steps = runWith true false (noShutdown scenario)
+                let events = delivered steps
+
+                for client in outboundClients steps do
+                    let seen = socketEvents client events
+
+                    let arrived =
+                        steps
+                        |> List.choose (fun s ->
+                            match s.Input with
+                            | Input.MessageArrived(c, data, _) when c = client && Core.isOpen c s.Before -> Some data
+                            | _ -> None)
+
+                    match seen with
+                    | [] ->
+                        Expect.isTrue
+                            (Map.tryFind client (List.last steps).After.Clients
+                             |> Option.exists (fun c -> c.Stage = ClientStage.Connecting))
+                            "no event, yet not connecting"
+                    | [ Event.SocketFailed _ ] -> Expect.isEmpty arrived "messages on a failed socket"
+                    | Event.SocketOpened _ :: rest ->
+                        let messages =
+                            rest
+                            |> List.choose (function
+                                | Event.WebSocketMessage(_, d, _) -> Some d
+                                | _ -> None)
+
+                        Expect.equal messages arrived "messages out of order, lost or invented"
+
+                        match List.skip messages.Length rest with
+                        | []
+                        | [ Event.WebSocketClosed _ ] -> ()
+                        | tail -> failtest $"after the messages: {tail}"
+                    | other -> failtest $"client socket {client}: {other}"
+
+            property "nothing is started, connected or delivered after shutdown"
+            <| fun scenario ->
+                for step in run scenario do
+                    if step.Before.Stopped then
+                        for e in step.Effects do
+                            match e with
+                            | Effect.StartFetch _
+                            | Effect.Connect _
+                            | Effect.Deliver _ -> failtest $"{e} after shutdown ({step.Input})"
+                            | _ -> ()
+
+            property "shutdown abandons every request and closes every client WebSocket, connecting or open"
+            <| fun scenario ->
+                let steps = runWith false false scenario
+
+                let s =
+                    match steps with
+                    | [] -> Core.initial scenario.Limits
+                    | _ -> (List.last steps).After
+
+                let after, fx = Core.step Input.Shutdown s
+
+                if not s.Stopped then
+                    for f in Set.toList s.Fetching @ Set.toList s.Checking @ Fifo.toList s.FetchWaiting do
+                        Expect.contains fx (Effect.AbandonFetch f) "request not abandoned"
+
+                    for KeyValue(c, client) in s.Clients do
+                        if client.Outbound && client.Stage <> ClientStage.Closing then
+                            Expect.contains fx (Effect.Close(c, 1001, "Going away")) "client socket not closed"
+
+                Expect.isEmpty after.Fetching "requests remain"
+                Expect.isTrue after.FetchWaiting.IsEmpty "waiting requests remain"
+                Expect.equal after.Sockets 0 "client sockets remain"
+        ]
+
 let properties =
     testList
         "core properties"
@@ -630,4 +799,4 @@ let examples =
             }
         ]
 
-let tests = testList "core" [ properties; examples ]
+let tests = testList "core" [ properties; clientProperties; examples ]

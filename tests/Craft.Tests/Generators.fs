@@ -34,6 +34,16 @@ type Command =
     | CancelTimer of pick: int
     | Terminate
     | Shutdown
+    /// `http.request` (or a URL check, which never waits its turn).
+    | Fetch of check: bool
+    /// The world finishes a started fetch (or, now and then, one it never heard of).
+    | CompleteFetch of pick: int
+    /// `http.websocket`.
+    | OpenSocket
+    /// A connecting client WebSocket's handshake succeeds.
+    | SocketConnect of pick: int
+    /// A connecting client WebSocket fails.
+    | SocketFail of pick: int
 
 type Scenario =
     {
@@ -81,6 +91,11 @@ let command: Gen<Command> =
             1, Gen.map CancelTimer pick
             1, Gen.constant Terminate
             1, Gen.constant Shutdown
+            4, Gen.map Fetch (Gen.elements [ false; false; true ])
+            4, Gen.map CompleteFetch (Gen.choose (0, 9))
+            2, Gen.constant OpenSocket
+            2, Gen.map SocketConnect pick
+            1, Gen.map SocketFail pick
         ]
 
 /// Small limits so that the queue fills, the backlog overflows and deadlines pass often.
@@ -89,6 +104,8 @@ let limits: Gen<Limits> =
         let! queue = Gen.choose (1, 6)
         let! backlog = Gen.choose (0, 4)
         let! deadline = Gen.choose (5, 120)
+        let! fetches = Gen.choose (1, 3)
+        let! sockets = Gen.choose (0, 2)
 
         return
             {
@@ -96,6 +113,8 @@ let limits: Gen<Limits> =
                 BacklogCapacity = backlog
                 ResponseDeadline = int64 deadline
                 MaxMessageBytes = 8
+                MaxFetches = fetches
+                MaxClientSockets = sockets
             }
     }
 
@@ -135,6 +154,9 @@ type private Driver =
         NextPayload: PayloadId
         NextMessage: int
         Clients: ClientId list
+        NextFetch: FetchId
+        /// Fetches the core started and the world has not finished yet.
+        Started: FetchId list
     }
 
 let private nth pick items =
@@ -161,7 +183,14 @@ let rec private feed input (d: Driver) =
                 d.Clients
                 @ (effects
                    |> List.choose (function
-                       | Effect.Accept(_, c) -> Some c
+                       | Effect.Accept(_, c)
+                       | Effect.Reply(Reply.SocketStarted c) -> Some c
+                       | _ -> None))
+            Started =
+                d.Started
+                @ (effects
+                   |> List.choose (function
+                       | Effect.StartFetch f -> Some f
                        | _ -> None))
         }
 
@@ -259,6 +288,32 @@ let private play (d: Driver) command =
         | None -> d
     | Terminate -> feed Input.Terminate d
     | Shutdown -> feed Input.Shutdown d
+    | Fetch check -> feed (Input.Fetch(d.NextFetch, check)) { d with NextFetch = d.NextFetch + 1L }
+    | CompleteFetch i ->
+        // One pick in ten names a fetch the core never started (a late or stray report).
+        if i = 9 then
+            feed (Input.FetchCompleted 1_000_000L) d
+        else
+            match nth i d.Started with
+            | Some f ->
+                feed
+                    (Input.FetchCompleted f)
+                    { d with
+                        Started = List.filter ((<>) f) d.Started
+                    }
+            | None -> d
+    | OpenSocket -> feed Input.OpenSocket d
+    | SocketConnect i
+    | SocketFail i ->
+        let connecting =
+            s.Clients
+            |> Map.toList
+            |> List.choose (fun (id, c) -> if c.Stage = ClientStage.Connecting then Some id else None)
+
+        match nth i connecting, command with
+        | Some c, SocketConnect _ -> feed (Input.SocketConnected c) d
+        | Some c, _ -> feed (Input.SocketFailed(c, "Connection refused")) d
+        | None, _ -> d
 
 /// Run a scenario; `drain` then pulls until the script has seen every event; `stop` shuts down.
 let runWith (drain: bool) (stop: bool) (scenario: Scenario) : Step list =
@@ -271,6 +326,8 @@ let runWith (drain: bool) (stop: bool) (scenario: Scenario) : Step list =
             NextPayload = 1L
             NextMessage = 0
             Clients = []
+            NextFetch = 1L
+            Started = []
         }
 
     let d = List.fold play start scenario.Commands

@@ -25,6 +25,7 @@ let main argv =
                     HttpTests.tests
                     ReliabilityTests.tests
                     SiteTests.tests
+                    BrowserTests.tests
                     ComputerTests.tests
                     LuaLibraryTests.tests
                     ProgramTests.tests
@@ -34,6 +35,8 @@ let main argv =
                     ModelTests.tests
                     FileSystemTests.tests
                     EndToEndTests.tests
+                    ClientTests.tests
+                    TerminalTests.tests
                     TlsTests.tests
                     LoggingTests.tests
                     HostingTests.tests

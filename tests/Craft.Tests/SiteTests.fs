@@ -11,7 +11,7 @@ open Craft.Tests.HttpHelpers
 open Expecto
 
 /// A fresh copy of examples/site in a temporary folder, with its title set to `title`.
-let private copySite (title: string) =
+let copySite (title: string) =
     let source = Path.Combine(AppContext.BaseDirectory, "examples", "site")
     let root = Directory.CreateTempSubdirectory("craft-site-").FullName
 

@@ -9,7 +9,7 @@ end
 
 function html.page(title, body)
     return ([[<!doctype html>
-<html><head><meta charset="utf-8"><title>%s</title><link rel="stylesheet" href="/style.css"></head>
+<html><head><meta charset="utf-8"><title>%s</title><link rel="stylesheet" href="/style.css"><link rel="icon" href="/logo.svg"></head>
 <body>%s</body></html>
 ]]):format(html.escape(title), body)
 end

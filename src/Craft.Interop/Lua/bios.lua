@@ -193,28 +193,107 @@ end
 
 function os.version() return "CraftOS 1.9" end
 
-function os.shutdown()
-    n_shutdown()
+-- os.shutdown([code]): the computer ends with that exit code (CraftOS-PC's addition).
+function os.shutdown(code)
+    expectOpt(1, code, "number")
+    n_shutdown(code or 0, false)
     -- The host ends the script at its next yield; nothing after this runs.
     while true do co_yield() end
 end
 
-os.reboot = os.shutdown
+-- os.reboot(): the host runs the same script again in a fresh computer.
+function os.reboot()
+    n_shutdown(0, true)
+    while true do co_yield() end
+end
 
 _HOST = config.host
 
 -------------------------------------------------------------------------------------------------
--- Output and input. Lines count as CraftOS counts them (one per newline written).
+-- The terminal (term.lua over Apis/Terminal.cs), and output and input through it: print, write
+-- and term share one cursor. Lines count as CraftOS counts them (one per newline written).
 
-local function lines(text)
-    local _, n = text:gsub("\n", "")
-    return n
+local screen, termNative
+do
+    local chunk, err = raw_load(sources.term, "@term", "t", _G)
+    if not chunk then error(err, 0) end
+    term, screen, termNative = chunk(native.term, expect)
+end
+
+local t_write, t_newLine = termNative.write, termNative.newLine
+local plainRendering = termNative.rendering == "plain"
+local s_find, s_sub, s_match = string.find, string.sub, string.match
+
+-- On the screen of the plain rendering, text is never wrapped (SPEC §7): each newline is the
+-- screen's own, which the rendering writes even on an empty line.
+local function plainWrite(text)
+    local lines, pos = 0, 1
+    while true do
+        local nl = s_find(text, "\n", pos, true)
+        if not nl then
+            if pos <= #text then t_write(pos == 1 and text or s_sub(text, pos)) end
+            return lines
+        end
+        if nl > pos then t_write(s_sub(text, pos, nl - 1)) end
+        t_newLine()
+        lines = lines + 1
+        pos = nl + 1
+    end
+end
+
+-- Anywhere else (a terminal, a window, a redirect): CraftOS's write, wrapping words at the
+-- target's width and scrolling at its bottom.
+local function wrappingWrite(text)
+    local w, h = term.getSize()
+    local x, y = term.getCursorPos()
+    local lines = 0
+    local function newLine()
+        if y + 1 <= h then
+            term.setCursorPos(1, y + 1)
+        else
+            term.setCursorPos(1, h)
+            term.scroll(1)
+        end
+        x, y = term.getCursorPos()
+        lines = lines + 1
+    end
+    local pos, len = 1, #text
+    while pos <= len do
+        local blank = s_match(text, "^[ \t]+", pos)
+        if blank then
+            term.write(blank)
+            x, y = term.getCursorPos()
+            pos = pos + #blank
+        elseif s_sub(text, pos, pos) == "\n" then
+            newLine()
+            pos = pos + 1
+        else
+            local word = s_match(text, "^[^ \t\n]+", pos)
+            pos = pos + #word
+            if #word > w then
+                while #word > 0 do
+                    if x > w then newLine() end
+                    term.write(word)
+                    word = s_sub(word, w - x + 2)
+                    x, y = term.getCursorPos()
+                end
+            else
+                if x + #word - 1 > w then newLine() end
+                term.write(word)
+                x, y = term.getCursorPos()
+            end
+        end
+    end
+    return lines
+end
+
+local function emit(text)
+    if plainRendering and term.current() == screen then return plainWrite(text) end
+    return wrappingWrite(text)
 end
 
 function write(text)
-    text = tostring(text)
-    n_write(text)
-    return lines(text)
+    return emit(tostring(text))
 end
 
 local function joined(...)
@@ -225,13 +304,20 @@ local function joined(...)
 end
 
 function print(...)
-    local text = joined(...)
-    n_write(text)
-    return lines(text)
+    return emit(joined(...))
 end
 
+-- Plain: standard error, as a log wants it. A terminal: in red on the screen, as CraftOS shows it.
 function printError(...)
-    n_writeError(joined(...))
+    if plainRendering then
+        n_writeError(joined(...))
+        return
+    end
+    local colour = term.getTextColour()
+    term.setTextColour(0x4000)
+    local ok, err = pcall(print, ...)
+    term.setTextColour(colour)
+    if not ok then error(err, 0) end
 end
 
 function read()
@@ -392,8 +478,25 @@ do
     fs = api("fs", native.fs, expect, expectOpt)
     -- The host's io only when the host widens the sandbox for it; otherwise CraftOS's, over fs.
     if not (config.sandbox or {}).io then
-        io = api("io", fs, { write = n_write, writeError = n_writeError, readLine = n_readLine }, expect, expectOpt)
+        -- io.write and io.stdout go through the terminal, with print's cursor.
+        io = api("io", fs, { write = function(text) emit(text) end, writeError = n_writeError, readLine = n_readLine }, expect, expectOpt)
     end
+end
+
+-- The rest of CraftOS around the terminal: colours, keys, window, paintutils, vector, peripheral.
+-- They check arguments as cc.expect does (naming the function).
+do
+    local cc = library("expect", debug.getinfo).expect
+    colors = library("colors", cc)
+    colours = {}
+    for k, v in pairs(colors) do colours[k] = v end
+    colours.grey, colours.gray = colors.gray, nil
+    colours.lightGrey, colours.lightGray = colors.lightGray, nil
+    keys = library("keys", cc)
+    window = library("window", cc, colors, term)
+    paintutils = library("paintutils", cc, colors, term, fs)
+    vector = library("vector", cc)
+    peripheral = library("peripheral", native.peripheral, cc)
 end
 
 -- CraftOS names chunks "=name" unless the name says otherwise, so errors read "name:1: ...".

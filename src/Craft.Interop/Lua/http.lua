@@ -405,4 +405,250 @@ function http.websocketServer(port, headers)
     return newServer(result)
 end
 
+-------------------------------------------------------------------------------------------------
+-- The client (SPEC §6): http.request, get, post, checkURL, websocket, with CC:Tweaked's
+-- arguments, events and messages. The host starts what the core lets start; the events arrive
+-- as raw kinds 6 to 11.
+
+local METHODS = {
+    GET = true, POST = true, HEAD = true, OPTIONS = true, PUT = true, DELETE = true, PATCH = true,
+    TRACE = true,
+}
+
+local function field(t, key, wanted, optional)
+    local value = t[key]
+    local got = type(value)
+    if got == wanted or (optional and value == nil) then return value end
+    error(("bad field '%s' (%s expected, got %s)"):format(key, wanted, got), 4)
+end
+
+-- The response handle: a read handle over the whole body, with its status and headers.
+-- Its state: { body, pos, closed, binary, status, reason, headers }.
+local answer = {}
+
+function answer.read(h, count)
+    local st = readable(h)
+    expectOpt(1, count, "number")
+    if count == nil and st.binary then
+        local body, pos = st.body, st.pos
+        if pos > #body then return nil end
+        st.pos = pos + 1
+        return string.byte(body, pos)
+    end
+    if count and count < 0 then error("Cannot read a negative number of bytes", 2) end
+    return request.read(h, count)
+end
+
+answer.readLine = request.readLine
+answer.readAll = request.readAll
+
+function answer.seek(h, whence, offset)
+    local st = readable(h)
+    expectOpt(1, whence, "string")
+    expectOpt(2, offset, "number")
+    whence, offset = whence or "cur", offset or 0
+    local base
+    if whence == "set" then base = 0
+    elseif whence == "cur" then base = st.pos - 1
+    elseif whence == "end" then base = #st.body
+    else error(("bad argument #1 (invalid option '%s')"):format(whence), 2) end
+    local pos = base + floor(offset)
+    if pos < 0 then return nil, "Position is negative" end
+    st.pos = pos + 1
+    return pos
+end
+
+function answer.close(h)
+    readable(h).closed = true
+end
+
+function answer.getResponseCode(h)
+    local st = states[h]
+    return st.status, st.reason
+end
+
+function answer.getResponseHeaders(h)
+    local copy = {}
+    for k, v in pairs(states[h].headers) do copy[k] = v end
+    return copy
+end
+
+local answerMeta = handleMeta(answer)
+
+-- kind 6: http_success(url, handle) or http_failure(url, message[, handle])
+project[6] = function(url, binary, message, status, reason, headers, body)
+    if status == nil then return pack("http_failure", url, message) end
+    local h = setmetatable({}, answerMeta)
+    states[h] = {
+        body = body, pos = 1, closed = false, binary = binary, status = status, reason = reason,
+        headers = headers,
+    }
+    if message == nil then return pack("http_success", url, h) end
+    return pack("http_failure", url, message, h)
+end
+
+-- kind 7: http_check(url, ok[, message])
+project[7] = function(url, ok, message)
+    if ok then return pack("http_check", url, true) end
+    return pack("http_check", url, false, message)
+end
+
+-- Starts a request from http.request's, get's or post's arguments: ok, message, raise.
+local function start(level, url, body, headers, binary, defaultMethod)
+    local method, redirect, timeout
+    if type(url) == "table" then
+        local t = url
+        url = field(t, "url", "string")
+        if body == false then
+            -- http.get's table form takes no body.
+            if t.body ~= nil then error(("bad field 'body' (nil expected, got %s)"):format(type(t.body)), level) end
+        else
+            body = field(t, "body", "string", body ~= true)
+        end
+        headers = field(t, "headers", "table", true)
+        binary = field(t, "binary", "boolean", true)
+        method = field(t, "method", "string", true)
+        redirect = field(t, "redirect", "boolean", true)
+        timeout = field(t, "timeout", "number", true)
+        if method ~= nil and not METHODS[method] then error("Unsupported HTTP method", level) end
+    else
+        expect(1, url, "string", level)
+        if body == false or body == true then body = nil end
+        expectOpt(2, body, "string", level)
+        expectOpt(3, headers, "table", level)
+        expectOpt(4, binary, "boolean", level)
+    end
+    if timeout ~= nil and not (timeout >= 0 and timeout <= 60) then
+        error("timeout out of range (between 0.0 and 60.0)", level)
+    end
+    local ok, message, raise = n.fetch(url, method or defaultMethod, headers, body, binary and true or false,
+        redirect ~= false, timeout)
+    if raise then error(message, level) end
+    return ok, message, url
+end
+
+function http.request(url, body, headers, binary)
+    local ok, message, u = start(3, url, body, headers, binary)
+    if ok then return true end
+    os.queueEvent("http_failure", u, message)
+    return false, message
+end
+
+-- Waits for the request's own event; other events stay with whoever else pulls them.
+local function await(ok, message, url)
+    if not ok then return nil, message end
+    while true do
+        local name, u, a, b = os.pullEvent()
+        if u == url then
+            if name == "http_success" then return a end
+            if name == "http_failure" then return nil, a, b end
+        end
+    end
+end
+
+function http.get(url, headers, binary)
+    if type(url) == "table" then return await(start(3, url, false, nil, nil, "GET")) end
+    return await(start(3, url, nil, headers, binary, "GET"))
+end
+
+function http.post(url, body, headers, binary)
+    if type(url) == "table" then return await(start(3, url, true, nil, nil, "POST")) end
+    expect(2, body, "string")
+    return await(start(3, url, body, headers, binary, "POST"))
+end
+
+function http.checkURLAsync(url)
+    expect(1, url, "string")
+    local ok, message = n.checkURL(url)
+    if ok then return true end
+    return false, message
+end
+
+function http.checkURL(url)
+    expect(1, url, "string")
+    local ok, message = n.checkURL(url)
+    if not ok then return false, message end
+    while true do
+        local _, u, allowed, why = os.pullEvent("http_check")
+        if u == url then return allowed, why end
+    end
+end
+
+-- Client WebSockets: the handle, made when the socket connects. Events name the socket by its
+-- URL, as in CC:Tweaked.
+local socketIds = setmetatable({}, { __mode = "k" })
+
+local function newSocket(url, id)
+    local h
+    h = {
+        send = function(a, b, c)
+            if a == h and rawequal(a, h) then a, b = b, c end
+            check(n.send(id, bytesOf(a), b and true or false))
+        end,
+
+        receive = function(a, b)
+            if a == h and rawequal(a, h) then a = b end
+            expectOpt(1, a, "number", 2)
+            if not n.isOpen(id) then error(CLOSED, 2) end
+            local timer = a and os.startTimer(a)
+            while true do
+                local name, u, message, binary = os.pullEvent()
+                if name == "websocket_message" and u == url then
+                    cancel(timer)
+                    return message, binary
+                elseif name == "websocket_closed" and u == url then
+                    cancel(timer)
+                    return nil
+                elseif name == "timer" and u == timer then
+                    return nil
+                end
+            end
+        end,
+
+        close = function()
+            n.closeClient(id, 1000, "")
+        end,
+    }
+    socketIds[h] = id
+    return h
+end
+
+project[8] = function(url, id) return pack("websocket_success", url, newSocket(url, id)) end
+project[9] = function(url, reason) return pack("websocket_failure", url, reason) end
+project[10] = function(url, _, data, binary) return pack("websocket_message", url, data, binary) end
+project[11] = function(url, _, reason, code) return pack("websocket_closed", url, reason, code) end
+
+local function connect(url, headers)
+    local timeout
+    if type(url) == "table" then
+        local t = url
+        url = field(t, "url", "string")
+        headers = field(t, "headers", "table", true)
+        timeout = field(t, "timeout", "number", true)
+    else
+        expect(1, url, "string", 3)
+        expectOpt(2, headers, "table", 3)
+    end
+    local ok, result, raise = n.websocket(url, headers, timeout)
+    if raise then error(result, 3) end
+    return ok, result, url
+end
+
+function http.websocketAsync(url, headers)
+    local ok, result, u = connect(url, headers)
+    if ok then return true end
+    os.queueEvent("websocket_failure", u, result)
+    return false, result
+end
+
+function http.websocket(url, headers)
+    local ok, id, u = connect(url, headers)
+    if not ok then return false, id end
+    while true do
+        local name, eu, a = os.pullEvent()
+        if name == "websocket_success" and socketIds[a] == id then return a end
+        if name == "websocket_failure" and eu == u then return false, a end
+    end
+end
+
 return http

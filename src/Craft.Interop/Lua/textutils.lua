@@ -981,4 +981,189 @@ function textutils.formatTime(time, twenty_four_hour)
     return s_format("%d:%02d", hour, minute)
 end
 
+---------------------------------------------------------------------------
+-- The terminal side: slow and paged printing, tables in columns. These use the globals of the
+-- computer (term, write, print, sleep, os.pullEvent) when called.
+---------------------------------------------------------------------------
+
+-- Text cut into lines of at most `width` characters, at spaces where it can be.
+local function wrap_lines(text, width)
+    local lines = {}
+    for para in (text .. "\n"):gmatch("(.-)\n") do
+        local line = ""
+        for space, word in para:gmatch("(%s*)(%S+)") do
+            if line ~= "" and #line + #space + #word > width then
+                lines[#lines + 1] = line
+                line, space = "", ""
+            end
+            line = line .. space .. word
+            while #line > width do
+                lines[#lines + 1] = s_sub(line, 1, width)
+                line = s_sub(line, width + 1)
+            end
+        end
+        lines[#lines + 1] = line
+    end
+    return lines
+end
+
+function textutils.slowWrite(text, rate)
+    want_arg("slowWrite", 2, rate, "number", "nil")
+    rate = rate or 20
+    if rate < 0 then error("Rate must be positive", 2) end
+    local pause = 1 / rate
+    local shown = t_concat(wrap_lines(tostring(text), (term.getSize())), "\n")
+    for i = 1, #shown do
+        sleep(pause)
+        write(s_sub(shown, i, i))
+    end
+end
+
+function textutils.slowPrint(text, rate)
+    textutils.slowWrite(text, rate)
+    print()
+end
+
+-- A scroll that stops for a key once `free` lines have gone by.
+local function paged_scroll(target, free)
+    local scroll = target.scroll
+    free = free or 0
+    return function(n)
+        for _ = 1, n do
+            scroll(1)
+            if free > 0 then
+                free = free - 1
+            else
+                local _, h = target.getSize()
+                target.setCursorPos(1, h)
+                target.write("Press any key to continue")
+                os.pullEvent("key")
+                target.clearLine()
+                target.setCursorPos(1, h)
+            end
+        end
+    end
+end
+
+function textutils.pagedPrint(text, free_lines)
+    want_arg("pagedPrint", 2, free_lines, "number", "nil")
+    local previous = term.current()
+    local paged = {}
+    for k, v in pairs(previous) do paged[k] = v end
+    paged.scroll = paged_scroll(previous, free_lines)
+    term.redirect(paged)
+    local ok, result = pcall(function()
+        if text ~= nil then return print(text) end
+        return print()
+    end)
+    term.redirect(previous)
+    if not ok then error(result, 0) end
+    return result
+end
+
+local function tabulate(paged, ...)
+    local args = table.pack(...)
+    for i = 1, args.n do want_arg(paged and "pagedTabulate" or "tabulate", i, args[i], "number", "table") end
+    local w, h = term.getSize()
+    local column = w / 8
+    for i = 1, args.n do
+        local row = args[i]
+        if type(row) == "table" then
+            for j, item in pairs(row) do
+                local ty = type(item)
+                if ty ~= "string" and ty ~= "number" then
+                    error("bad argument #" .. i .. "." .. tostring(j) .. " (string expected, got " .. ty .. ")", 3)
+                end
+                column = math.max(#tostring(item) + 1, column)
+            end
+        end
+    end
+    local columns = m_floor(w / column)
+    local printed = 0
+    local function new_line()
+        if paged and printed >= h - 3 then textutils.pagedPrint() else print() end
+        printed = printed + 1
+    end
+    local colour = term.getTextColour()
+    for i = 1, args.n do
+        local row = args[i]
+        if type(row) == "number" then
+            term.setTextColour(row)
+        elseif #row > 0 then
+            local col = 1
+            for _, item in ipairs(row) do
+                if col > columns then
+                    col = 1
+                    new_line()
+                end
+                local _, y = term.getCursorPos()
+                term.setCursorPos(1 + m_floor((col - 1) * column), y)
+                term.write(tostring(item))
+                col = col + 1
+            end
+            print()
+        end
+    end
+    term.setTextColour(colour)
+end
+
+function textutils.tabulate(...) return tabulate(false, ...) end
+function textutils.pagedTabulate(...) return tabulate(true, ...) end
+
+---------------------------------------------------------------------------
+-- complete: Lua names that continue a partial expression, as the Lua prompt completes them.
+---------------------------------------------------------------------------
+
+local no_completions = setmetatable({}, { __newindex = function() error("attempt to modify a constant table", 2) end })
+
+function textutils.complete(text, search)
+    want_arg("complete", 1, text, "string")
+    want_arg("complete", 2, search, "table", "nil")
+    if reserved_words[text] then return no_completions end
+    local tbl = search or _ENV
+    local start = 1
+    -- Walk a.b.c to the last table.
+    while true do
+        local dot = s_find(text, ".", start, true)
+        if not dot then break end
+        local v = tbl[s_sub(text, start, dot - 1)]
+        if type(v) ~= "table" then return no_completions end
+        tbl, start = v, dot + 1
+    end
+    local method = s_find(text, ":", start, true)
+    if method then
+        local v = tbl[s_sub(text, start, method - 1)]
+        if type(v) ~= "table" then return no_completions end
+        tbl, start = v, method + 1
+    end
+    local part = s_sub(text, start)
+    local results, seen = {}, {}
+    while tbl do
+        for k, v in pairs(tbl) do
+            if not seen[k] and type(k) == "string" and s_find(k, part, 1, true) == 1
+                and not reserved_words[k] and s_match(k, "^[%a_][%w_]*$") then
+                local rest = s_sub(k, #part + 1)
+                if method then
+                    local mt = type(v) == "table" and getmetatable(v)
+                    if type(v) == "function" or (mt and (type(mt.__call) == "function" or type(mt.__call) == "table")) then
+                        results[#results + 1] = rest .. "("
+                    end
+                else
+                    if type(v) == "function" then
+                        rest = rest .. "("
+                    elseif type(v) == "table" and next(v) ~= nil then
+                        rest = rest .. "."
+                    end
+                    results[#results + 1] = rest
+                end
+            end
+            seen[k] = true
+        end
+        local mt = getmetatable(tbl)
+        tbl = mt and type(mt.__index) == "table" and mt.__index or nil
+    end
+    table.sort(results)
+    return results
+end
+
 return textutils
