@@ -19,6 +19,7 @@ internal sealed class Extras
     public bool Watch;
     public readonly List<string> WatchIgnore = [];
     public readonly List<string> WatchInclude = [];
+    public readonly List<string> HttpTrust = [];
 
     /// <summary>The console logger, when --log-level asked for one; disposed at exit (it flushes).</summary>
     public ILoggerFactory? LoggerFactory { get; private set; }
@@ -33,6 +34,7 @@ internal sealed class Extras
             case "--tls-cert": TlsCert = Value(); return 1;
             case "--tls-key": TlsKey = Value(); return 1;
             case "--log-level": LogLevel = Level(Value()); return 1;
+            case "--http-trust": HttpTrust.Add(Value()); return 1;
             case "--watch": Watch = true; return 0;
             case "--watch-ignore": WatchIgnore.Add(Value()); return 1;
             case "--watch-include": WatchInclude.Add(Value()); return 1;
@@ -61,6 +63,8 @@ internal sealed class Extras
             throw new ArgumentException("option --tls-key needs --tls-cert");
         if (TlsCert is not null)
             options = options with { Certificate = LoadCertificate(TlsCert, TlsKey) };
+        if (HttpTrust.Count > 0)
+            options = options with { HttpTrustedCertificates = HttpTrust.Select(LoadTrusted).ToArray() };
         if (LogLevel is { } level && level != Microsoft.Extensions.Logging.LogLevel.None)
         {
             LoggerFactory = Microsoft.Extensions.Logging.LoggerFactory.Create(builder =>
@@ -83,6 +87,19 @@ internal sealed class Extras
     /// A PFX/PKCS#12 file (its password, if any, from CRAFT_TLS_PASSWORD), or PEM: a certificate
     /// file and its key (--tls-key), or one PEM file holding both.
     /// </summary>
+    internal static X509Certificate2 LoadTrusted(string path)
+    {
+        if (!File.Exists(path)) throw new ArgumentException($"no such certificate file: {path}");
+        try
+        {
+            return X509CertificateLoader.LoadCertificateFromFile(path);
+        }
+        catch (CryptographicException e)
+        {
+            throw new ArgumentException($"cannot load the certificate {path}: {e.Message}");
+        }
+    }
+
     internal static X509Certificate2 LoadCertificate(string certPath, string? keyPath)
     {
         if (!File.Exists(certPath)) throw new ArgumentException($"no such certificate file: {certPath}");

@@ -73,6 +73,8 @@ public static class Program
           --http-max-download BYTES   largest response body (default 16777216)
           --http-max-upload BYTES     largest request body (default 4194304)
           --http-timeout SECONDS      timeout of a request or handshake (default 30)
+          --http-trust FILE           trust this certificate (PEM or DER) as a root for https:// and
+                                      wss://, besides the system's; repeatable
 
         Exit codes: 0 the script ended, 1 it raised an error, 2 bad usage; os.shutdown(N) ends with N.
         """;

@@ -82,10 +82,46 @@ let private withTls (certificate: X509Certificate2) body =
             [])
         body
 
+/// Runs lua/client/trust.lua on a computer serving TLS with `certificate`, whose client trusts
+/// `trusted`; its output.
+let private callsItself (certificate: X509Certificate2) (trusted: X509Certificate2 list) =
+    task {
+        let output = new StringWriter()
+        let error = new StringWriter()
+
+        let options =
+            ComputerOptions(
+                Output = output,
+                Error = error,
+                Certificate = certificate,
+                HttpRules = [ HttpRule.AllowAddress "127.0.0.1" ],
+                HttpTrustedCertificates = trusted
+            )
+
+        use computer = new Computer(options)
+        let script = Path.Combine(AppContext.BaseDirectory, "lua", "client", "trust.lua")
+        let! code = within "lua/client/trust.lua" (computer.RunFileAsync script)
+        Expect.equal code 0 $"exit code: {error}"
+        return output.ToString()
+    }
+
 let tests =
     testList
         "tls"
         [
+            testTask "the http client: https:// and wss:// to a self-signed server only with --http-trust" {
+                let certificate = selfSigned ()
+                // Only the public part is trusted, as a file given to --http-trust would be.
+                let publicPart =
+                    X509CertificateLoader.LoadCertificate(certificate.Export X509ContentType.Cert)
+
+                let! trusted = callsItself certificate [ publicPart ]
+                Expect.equal trusted "secure\nwss ok\nsecure\n" "trusted: the request and the socket succeed"
+                let! untrusted = callsItself certificate []
+                let refused = "Could not create a secure connection"
+                Expect.equal untrusted $"{refused}\n{refused}\n{refused}\n" "not trusted: refused"
+            }
+
             test "a certificate without its private key is refused when the computer is made" {
                 use certificate = selfSigned ()
                 use publicOnly = X509CertificateLoader.LoadCertificate(certificate.RawData)
