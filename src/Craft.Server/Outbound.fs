@@ -377,7 +377,7 @@ type Outbound(options: OutboundOptions, post: Action<Input>) =
                 let! outcome =
                     task {
                         try
-                            return! work cts.Token
+                            return! Task.Run<FetchOutcome>(fun () -> work cts.Token)
                         with e ->
                             return FetchOutcome.Failed(describe cts.IsCancellationRequested e, None)
                     }
