@@ -5,7 +5,9 @@
 //   dotnet fsi build.fsx -t Run          (runs examples/hello.lua)
 //   dotnet fsi build.fsx -t Stress [-- --case NAME[,NAME...]]   (see docs/reliability.md)
 //
-// Targets: Clean, Restore, Build, Test, Format, CheckFormat, Bench, Stress, Run.
+//   dotnet fsi build.fsx -t Pack         (NuGet packages and the craft tool in artifacts/)
+//
+// Targets: Clean, Restore, Build, Test, Pack, Format, CheckFormat, Bench, Stress, Run.
 //
 // FSharp.Control.Reactive is referenced explicitly: Fake.Core.Target asks for 5.x, which the
 // package source lacks; 4.4.2 works (NuGet prints a harmless NU1605 downgrade warning).
@@ -79,6 +81,7 @@ Target.create "Clean" (fun _ ->
         "tests/*/obj"
         "**/TestResults"
         "**/BenchmarkDotNet.Artifacts"
+        "artifacts"
     ]
     |> List.collect (fun pattern -> !!pattern |> Seq.toList)
     |> Shell.deleteDirs)
@@ -111,6 +114,20 @@ Target.create "Test" (fun _ ->
 
     if not (List.isEmpty failures) then
         failwithf "tests failed in: %s" (String.Join(", ", failures)))
+
+// The NuGet packages (Craft.Core, Craft.Server, Craft.Interop, Craft.Hosting) and the craft
+// .NET tool (Craft.Cli), with their symbol packages, in artifacts/. Only projects under src/
+// are packable. PACK_VERSION overrides the version (e.g. 0.2.0-preview.1).
+Target.create "Pack" (fun _ ->
+    // Another version is built again, so that the assemblies carry it too.
+    let version =
+        match Environment.GetEnvironmentVariable "PACK_VERSION" with
+        | null
+        | "" -> [ "--no-build" ]
+        | v -> [ "--no-restore"; sprintf "-p:Version=%s" v ]
+
+    Shell.cleanDir "artifacts"
+    dotnet ([ "pack"; solution; "-c"; configuration; "-o"; "artifacts" ] @ version))
 
 Target.create "Format" (fun _ ->
     toolsRestored.Force()
@@ -179,6 +196,7 @@ Target.create "Run" (fun _ ->
 "Clean" ?=> "Restore"
 "Restore" ==> "Build"
 "Build" ==> "Test"
+"Build" ==> "Pack"
 "Build" ==> "Run"
 "Build" ==> "Bench"
 "Build" ==> "Stress"

@@ -3,6 +3,7 @@
 -- log (craft run examples/dashboard.lua > log.txt) each change reads as a new line.
 -- Run it with:  dotnet run --project src/Craft.Cli -- run examples/dashboard.lua [port]
 local port = http.addListener(tonumber((...)) or 8080) -- the bound port (port 0: any free one)
+local sockets = assert(http.websocketServer(port)) -- WebSocket clients share the port
 local started = os.clock()
 local served, clients = 0, 0
 

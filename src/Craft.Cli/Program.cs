@@ -51,6 +51,16 @@ public static class Program
           --term plain|ansi|auto      how term, print and write render: plain for logs (text in order,
                                       no escape sequences), ansi for a terminal (default: ansi when
                                       standard output is a terminal, else plain)
+          --tls-cert FILE             serve HTTPS and WSS on every port with this certificate: PKCS#12
+                                      (.pfx; password from CRAFT_TLS_PASSWORD) or PEM
+          --tls-key FILE              the PEM certificate's private key (when not in the --tls-cert file)
+          --log-level LEVEL           log binds, requests, refusals and errors to standard error:
+                                      trace, debug, information, warning, error, critical, none (default none)
+          --watch                     restart when a Lua file under the root (or the script) changes;
+                                      wait for a change when the script ends
+          --watch-include GLOB        more files whose changes restart (relative to the root, e.g.
+                                      **/*.json, or **/* for every file); repeatable
+          --watch-ignore GLOB         files whose changes never restart (e.g. data/**); repeatable
 
         The http client (http.request, http.websocket, http.checkURL):
           --http-allow PATTERN        let scripts reach hosts or addresses matching PATTERN; repeatable
@@ -63,6 +73,8 @@ public static class Program
           --http-max-download BYTES   largest response body (default 16777216)
           --http-max-upload BYTES     largest request body (default 4194304)
           --http-timeout SECONDS      timeout of a request or handshake (default 30)
+          --http-trust FILE           trust this certificate (PEM or DER) as a root for https:// and
+                                      wss://, besides the system's; repeatable
 
         Exit codes: 0 the script ended, 1 it raised an error, 2 bad usage; os.shutdown(N) ends with N.
         """;
@@ -90,14 +102,17 @@ public static class Program
         ComputerOptions options;
         string script;
         string[] scriptArgs;
+        var extras = new Extras();
         try
         {
-            (options, script, scriptArgs) = Parse(args.AsSpan(1));
+            (options, script, scriptArgs) = Parse(args.AsSpan(1), extras);
+            options = extras.Apply(options);
         }
-        catch (UsageException e)
+        catch (Exception e) when (e is UsageException or ArgumentException)
         {
             return Fail(e.Message);
         }
+        using var logging = extras.LoggerFactory;
 
         if (!File.Exists(script))
             return Fail($"no such script: {script}");
@@ -129,6 +144,9 @@ public static class Program
             OnSignal();
         });
 
+        if (extras.Watch)
+            return await Watch.RunAsync(options, script, scriptArgs, extras.WatchInclude, extras.WatchIgnore, cancel.Token);
+
         await using var computer = new Computer(options);
         try
         {
@@ -155,7 +173,7 @@ public static class Program
 
     private sealed class UsageException(string message) : Exception(message);
 
-    private static (ComputerOptions, string, string[]) Parse(ReadOnlySpan<string> args)
+    private static (ComputerOptions, string, string[]) Parse(ReadOnlySpan<string> args, Extras extras)
     {
         var options = new ComputerOptions();
         var allowed = new HashSet<string>();
@@ -243,7 +261,11 @@ public static class Program
                     };
                     break;
                 case "--": i++; goto done;
-                default: throw new UsageException($"unknown option '{arg}' (try 'craft --help')");
+                default:
+                    var used = extras.TryParse(arg, i + 1 < args.Length ? args[i + 1] : null);
+                    if (used < 0) throw new UsageException($"unknown option '{arg}' (try 'craft --help')");
+                    i += used;
+                    break;
             }
         }
 

@@ -130,6 +130,7 @@ public sealed partial class Computer
             try { _options.Output.Flush(); } catch { }
         }
         if (_rebootRequested && !_aborting) return true;
+        LogEnded(chunkName, exitCode);
         _completion!.TrySetResult(exitCode);
         return false;
     }
@@ -139,7 +140,7 @@ public sealed partial class Computer
         var kernel = runtime.Thread;
         if (!runtime.LoadScript(source, chunkName, out var loadError))
         {
-            SafeWriteError(loadError + "\n");
+            ScriptFailed(chunkName, loadError);
             return 1;
         }
 
@@ -199,19 +200,19 @@ public sealed partial class Computer
                     bool ok = results >= 1 && kernel.ToBoolean(-results);
                     if (ok) return 0;
                     runtime.FinishTerminal();
-                    SafeWriteError(runtime.Describe(kernel, -results + 1) + "\n");
+                    ScriptFailed(chunkName, runtime.Describe(kernel, -results + 1));
                     return 1;
 
                 case LuaStatus.OK:
                     // The script's coroutine ended: it returns (marker, succeeded, error).
                     if (results >= 2 && current.ToBoolean(-results + 1)) return 0;
                     runtime.FinishTerminal();
-                    SafeWriteError(runtime.Describe(current, results >= 3 ? -results + 2 : -1) + "\n");
+                    ScriptFailed(chunkName, runtime.Describe(current, results >= 3 ? -results + 2 : -1));
                     return 1;
 
                 default:
                     runtime.FinishTerminal();
-                    SafeWriteError(runtime.Describe(current, -1) + "\n");
+                    ScriptFailed(chunkName, runtime.Describe(current, -1));
                     return 1;
             }
         }

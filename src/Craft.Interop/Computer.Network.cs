@@ -81,7 +81,9 @@ public sealed partial class Computer
             _options.MaxConnections,
             _options.MaxBufferedRequestBytes,
             _options.MaxWebSocketSendQueueBytes,
-            _options.ShutdownTimeout),
+            _options.ShutdownTimeout,
+            _options.Certificate,
+            _options.LoggerFactory),
         Post);
 
     internal Shell? ShellIfAny => _shell;
@@ -92,6 +94,7 @@ public sealed partial class Computer
         {
             case Craft.Effect.Bind b:
                 var bound = Network.Bind(b.port);
+                LogBind(b.port, bound.IsOk, bound.IsOk ? bound.ResultValue : 0, bound.IsOk ? null : bound.ErrorValue);
                 PublishRoom();
                 Apply(bound.IsOk
                     ? Craft.Input.NewBindSucceeded(b.port, bound.ResultValue)

@@ -26,7 +26,8 @@ public sealed partial class Computer
             _options.MaxWebSocketMessageBytes,
             _options.MaxWebSocketSendQueueBytes,
             _options.WebSocketPingInterval,
-            $"computercraft/{LuaRuntime.CcTweakedVersion} Craft/{Version}"),
+            $"computercraft/{LuaRuntime.CcTweakedVersion} Craft/{Version}",
+            _options.HttpTrustedCertificates.ToArray()),
         Post);
 
     /// <summary>http.request: queues the request with the core (it starts now or waits its turn).</summary>

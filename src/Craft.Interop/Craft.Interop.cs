@@ -134,6 +134,18 @@ public sealed partial record ComputerOptions
     /// <summary>Write one line per HTTP request to <see cref="Error"/> (method, target, status).</summary>
     public bool RequestLog { get; init; }
 
+    /// <summary>
+    /// When set, every port of the computer serves TLS with this certificate (it must have its
+    /// private key): <c>http.listen</c> serves HTTPS and <c>http.websocketServer</c> WSS.
+    /// </summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? Certificate { get; init; }
+
+    /// <summary>
+    /// Where the computer logs (categories <c>Craft.Computer</c> and <c>Craft.Server</c>, and
+    /// Kestrel's own): binds, requests, script errors, refusals by a limit. Null: nowhere.
+    /// </summary>
+    public Microsoft.Extensions.Logging.ILoggerFactory? LoggerFactory { get; init; }
+
     internal Craft.Limits ToLimits() =>
         new(EventQueueCapacity, InboundBacklog, (long)ResponseDeadline.TotalMilliseconds, MaxWebSocketMessageBytes,
             MaxHttpRequests, MaxClientWebSockets);
@@ -167,6 +179,8 @@ public sealed partial record ComputerOptions
         ArgumentNullException.ThrowIfNull(Output);
         ArgumentNullException.ThrowIfNull(Error);
         ArgumentNullException.ThrowIfNull(Input);
+        if (Certificate is { HasPrivateKey: false })
+            throw new ArgumentException("the certificate has no private key: a server needs it for TLS", nameof(Certificate));
     }
 }
 

@@ -49,6 +49,13 @@ public sealed partial record ComputerOptions
     /// <summary>Largest request body a script may send (CC:Tweaked: 4 MiB).</summary>
     public long MaxHttpUploadBytes { get; init; } = 4L * 1024 * 1024;
 
+    /// <summary>
+    /// Certificates the http client trusts as roots besides the system's: a private CA, or a
+    /// test's self-signed certificate. A server whose name does not match its certificate is
+    /// still refused.
+    /// </summary>
+    public IReadOnlyList<System.Security.Cryptography.X509Certificates.X509Certificate2> HttpTrustedCertificates { get; init; } = [];
+
     /// <summary>An outbound request's or WebSocket handshake's timeout when the script gives none.</summary>
     public TimeSpan HttpTimeout { get; init; } = TimeSpan.FromSeconds(30);
 

@@ -16,8 +16,10 @@ open System.IO
 open System.Net
 open System.Net.Http
 open System.Net.Sockets
+open System.Net.Security
 open System.Net.WebSockets
 open System.Security.Authentication
+open System.Security.Cryptography.X509Certificates
 open System.Threading
 open System.Threading.Tasks
 open Craft
@@ -39,6 +41,8 @@ type OutboundOptions =
         PingInterval: TimeSpan
         /// Sent when the script sets no `User-Agent`.
         UserAgent: string
+        /// Certificates trusted as roots besides the system's (a private CA, a test's own).
+        Trusted: X509Certificate2 array
     }
 
 /// One request as the script made it.
@@ -146,6 +150,36 @@ type Outbound(options: OutboundOptions, post: Action<Input>) =
             }
         )
 
+    /// The system's verdict, or a chain that ends in one of the extra trusted certificates. A
+    /// name that does not match is never accepted.
+    let validate =
+        RemoteCertificateValidationCallback(fun _ presented chain errors ->
+            if errors = SslPolicyErrors.None then
+                true
+            elif
+                options.Trusted.Length = 0
+                || isNull presented
+                || errors.HasFlag SslPolicyErrors.RemoteCertificateNameMismatch
+                || errors.HasFlag SslPolicyErrors.RemoteCertificateNotAvailable
+            then
+                false
+            else
+                let leaf =
+                    match presented with
+                    | :? X509Certificate2 as c -> c
+                    | c -> X509CertificateLoader.LoadCertificate(c.GetRawCertData())
+
+                use custom = new X509Chain()
+                custom.ChainPolicy.TrustMode <- X509ChainTrustMode.CustomRootTrust
+                custom.ChainPolicy.RevocationMode <- X509RevocationMode.NoCheck
+                custom.ChainPolicy.CustomTrustStore.AddRange(options.Trusted)
+
+                if not (isNull chain) then
+                    for element in chain.ChainElements do
+                        custom.ChainPolicy.ExtraStore.Add element.Certificate |> ignore
+
+                custom.Build leaf)
+
     let handler =
         new SocketsHttpHandler(
             AllowAutoRedirect = false,
@@ -153,6 +187,7 @@ type Outbound(options: OutboundOptions, post: Action<Input>) =
             UseProxy = false,
             AutomaticDecompression = DecompressionMethods.All,
             ConnectCallback = Func<_, _, _>(connect),
+            SslOptions = SslClientAuthenticationOptions(RemoteCertificateValidationCallback = validate),
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds 30.0,
             // Header values are Lua bytes, one char per byte, both ways.
             RequestHeaderEncodingSelector = HeaderEncodingSelector(fun _ _ -> Text.Encoding.Latin1),
@@ -342,7 +377,7 @@ type Outbound(options: OutboundOptions, post: Action<Input>) =
                 let! outcome =
                     task {
                         try
-                            return! work cts.Token
+                            return! Task.Run<FetchOutcome>(fun () -> work cts.Token)
                         with e ->
                             return FetchOutcome.Failed(describe cts.IsCancellationRequested e, None)
                     }

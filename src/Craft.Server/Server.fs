@@ -12,6 +12,7 @@ open System.IO
 open System.Net
 open System.Net.WebSockets
 open System.Security.Cryptography
+open System.Security.Cryptography.X509Certificates
 open System.Text
 open System.Threading
 open System.Threading.Channels
@@ -23,6 +24,7 @@ open Microsoft.AspNetCore.Http.Features
 open Microsoft.AspNetCore.Server.Kestrel.Core
 open Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets
 open Microsoft.Extensions.DependencyInjection
+open Microsoft.Extensions.Logging
 open Microsoft.Extensions.Logging.Abstractions
 open Microsoft.Extensions.Options
 open Craft
@@ -69,6 +71,10 @@ type ShellOptions =
         MaxSendQueueBytes: int64
         /// How long shutdown waits for every answer to reach the wire and connections to end.
         ShutdownTimeout: TimeSpan
+        /// When not null, every port serves TLS with it (HTTPS and WSS).
+        Certificate: X509Certificate2
+        /// Where the shell (category `Craft.Server`) and Kestrel log; null: nowhere.
+        LoggerFactory: ILoggerFactory
     }
 
 /// A whole request, as the script will see it.
@@ -303,7 +309,28 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
 
     static let websocketGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
+    let loggerFactory =
+        if isNull options.LoggerFactory then
+            NullLoggerFactory.Instance :> ILoggerFactory
+        else
+            options.LoggerFactory
+
+    let logger = loggerFactory.CreateLogger "Craft.Server"
+
     static let innermost = WebSocketPump.innermost
+
+    /// Posts an input; a WebSocket client closed by one of the shell's limits is logged first
+    /// (1009: a message too large, 1008: its send queue full).
+    let postLogged (input: Input) =
+        match input with
+        | Input.ClientClosed(client, Some code, Some reason) when
+            (code = 1009 && reason = "Message too large")
+            || (code = 1008 && reason = "Send queue full")
+            ->
+            Log.clientClosed logger client code reason
+        | _ -> ()
+
+        post input
 
     let log (context: HttpContext) (status: int) =
         match options.RequestLog with
@@ -316,6 +343,8 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
             with _ ->
                 ()
         | None -> ()
+
+        Log.request logger context status
 
     static let writeHead (response: HttpResponse) (head: ResponseHead) =
         response.StatusCode <- head.Status
@@ -515,7 +544,9 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
                 response.StatusCode <- status
 
                 match status with
-                | 503 -> response.Headers.RetryAfter <- "1"
+                | 503 ->
+                    response.Headers.RetryAfter <- "1"
+                    Log.refused logger context 503 "no room for it, its deadline passed, or the computer is ending"
                 | 426 ->
                     response.Headers.Upgrade <- "websocket"
                     response.Headers.Connection <- "Upgrade"
@@ -597,7 +628,7 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
                 }
 
             let sending = WebSocketPump.send client socket
-            do! WebSocketPump.receive post options.MaxMessageBytes ending client socket
+            do! WebSocketPump.receive postLogged options.MaxMessageBytes ending client socket
             client.Sends.Writer.TryComplete() |> ignore
             do! sending
             watched.Finish()
@@ -695,6 +726,15 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
 
         if status = 503 then
             response.Headers.RetryAfter <- "1"
+
+        Log.refused
+            logger
+            context
+            status
+            (match status with
+             | 413 -> "request body too large"
+             | 503 -> "too many request bytes held"
+             | _ -> "malformed request")
 
         if close then
             // The rest of the body is not read: close rather than drain it.
@@ -829,6 +869,7 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
         Microsoft.AspNetCore.Connections.ConnectionDelegate(fun connection ->
             if Interlocked.Increment(&connections) > options.MaxConnections then
                 Interlocked.Decrement(&connections) |> ignore
+                Log.connectionRefused logger connection.RemoteEndPoint options.MaxConnections
                 connection.Abort()
                 Task.CompletedTask
             else
@@ -874,14 +915,21 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
 
             kestrel.Listen(
                 IPEndPoint(options.Address, port),
-                fun listen -> listen.Use(Func<_, _>(limitConnections)).Use(Func<_, _>(scanHeads)) |> ignore
+                fun listen ->
+                    listen.Use(Func<_, _>(limitConnections)) |> ignore
+
+                    // TLS sits between the connection limit and the head scanner, which reads
+                    // plain HTTP.
+                    if not (isNull options.Certificate) then
+                        listen.Use(Func<_, _>(Tls.middleware options.Certificate)) |> ignore
+
+                    listen.Use(Func<_, _>(scanHeads)) |> ignore
             )
 
             let transport =
-                SocketTransportFactory(Options.Create(SocketTransportOptions()), NullLoggerFactory.Instance)
+                SocketTransportFactory(Options.Create(SocketTransportOptions()), loggerFactory)
 
-            let server =
-                new KestrelServer(Options.Create kestrel, transport, NullLoggerFactory.Instance)
+            let server = new KestrelServer(Options.Create kestrel, transport, loggerFactory)
 
             let bound = ref port
             let gate = Gate()
@@ -975,7 +1023,7 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
     /// Queues a message for a client; one that stops reading is given up past the send queue's cap.
     member _.SendMessage(client: ClientId, data: byte array, binary: bool) =
         match clients.TryGetValue client with
-        | true, c -> WebSocketPump.enqueue post options.MaxSendQueueBytes c data binary
+        | true, c -> WebSocketPump.enqueue postLogged options.MaxSendQueueBytes c data binary
         | _ -> ()
 
     member _.Close(client: ClientId, code: int, reason: string) =

@@ -94,6 +94,42 @@ public static class HostScenarios
         return new Observed(exitCode, output.ToString(), error.ToString());
     }
 
+    /// <summary>
+    /// HttpRules from C#: an allow-list (one address, then deny everything) lets the script call
+    /// its own server on loopback and nothing else.
+    /// </summary>
+    public static async Task<Observed> HttpRulesAsync()
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var options = new ComputerOptions
+        {
+            Output = output,
+            Error = error,
+            Input = TextReader.Null,
+            HttpRules = [HttpRule.AllowAddress("127.0.0.1"), HttpRule.DenyAddress("*")],
+        };
+        await using var computer = new Computer(options);
+        int exitCode = await computer.RunAsync(
+            """
+            local port = http.addListener(0)
+            parallel.waitForAny(
+                function()
+                    local _, _, req, res = os.pullEvent("http_request")
+                    res.write("hi " .. req.getMethod())
+                    res.close()
+                    os.pullEvent("never")
+                end,
+                function()
+                    local h = assert(http.get("http://127.0.0.1:" .. port .. "/"))
+                    print(h.readAll())
+                    print(http.checkURL("http://93.184.216.34/"))
+                end)
+            """,
+            "rules.lua").WaitAsync(Patience);
+        return new Observed(exitCode, output.ToString(), error.ToString());
+    }
+
     /// <summary>RunFileAsync, positional arguments only, an uncaught error.</summary>
     public static async Task<Observed> RunFileAsync(string path, params string[] args)
     {

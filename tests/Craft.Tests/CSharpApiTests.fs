@@ -18,6 +18,12 @@ let tests =
                 Expect.equal r.ExitCode 0 "exit code"
             }
 
+            testTask "HttpRules from C#: an allow-list reaches its address and nothing else" {
+                let! (r: Observed) = HostScenarios.HttpRulesAsync()
+                Expect.equal r.Output "hi GET\nfalse\tDomain not permitted\n" "output"
+                Expect.equal r.ExitCode 0 $"exit code: {r.Error}"
+            }
+
             testTask "RunFileAsync: an uncaught error is exit code 1 and file:line: message" {
                 let path = Path.Combine(AppContext.BaseDirectory, "lua", "computer", "error.lua")
                 let! (r: Observed) = HostScenarios.RunFileAsync(path)

@@ -23,7 +23,7 @@ type Peer(script: string) =
 
     do info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "peers", script))
     let proc = Process.Start info
-    let lines = BlockingCollection<string>()
+    let lines = new BlockingCollection<string>()
 
     let port =
         let first = proc.StandardOutput.ReadLine()

@@ -37,6 +37,11 @@ let main argv =
                     EndToEndTests.tests
                     ClientTests.tests
                     TerminalTests.tests
+                    TlsTests.tests
+                    LoggingTests.tests
+                    HostingTests.tests
+                    WatchTests.tests
+                    PackageTests.tests
                 ])
 
     // A plain closing line that any CI reader understands, after Expecto's own summary.

@@ -276,6 +276,10 @@ type private Run(running: Running, log: ResizeArray<string>) =
         | Event.Custom _ -> None
         | Event.Timer _ -> Some "event timer"
         | Event.Terminate -> Some "event terminate"
+        // The model's scripts make no outbound requests or client sockets.
+        | Event.Fetched _
+        | Event.SocketOpened _
+        | Event.SocketFailed _ -> None
 
     let expectedLines () =
         delivered |> Seq.choose render |> List.ofSeq

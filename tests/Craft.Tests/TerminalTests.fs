@@ -239,6 +239,36 @@ let tests =
                 Expect.equal code 0 "exit code"
             }
 
+            testTask "examples/dashboard.lua: in a log, each change is a line; requests and clients counted" {
+                let setup: Craft.Tests.ScriptHost.Setup =
+                    fun out err input ->
+                        ComputerOptions(Output = out, Error = err, Input = input, Terminal = TerminalKind.Plain)
+
+                let portOf (line: string) =
+                    let m = Text.RegularExpressions.Regex.Match(line, "localhost:([0-9]+)/")
+                    if m.Success then Some(int m.Groups[1].Value) else None
+
+                let path = IO.Path.Combine(AppContext.BaseDirectory, "examples", "dashboard.lua")
+
+                do!
+                    Craft.Tests.ScriptHost.withRunning (
+                        Craft.Tests.ScriptHost.launchWith "terminate" setup portOf path [ "0" ]
+                    )
+                    <| fun r ->
+                        task {
+                            use client = new Net.Http.HttpClient()
+                            let! first = client.GetStringAsync(r.Url "/")
+                            Expect.equal first "served 1, clients 0\n" "first answer"
+                            use ws = new Net.WebSockets.ClientWebSocket()
+                            do! ws.ConnectAsync(Uri $"ws://127.0.0.1:{r.Port}/", Threading.CancellationToken.None)
+                            let! second = client.GetStringAsync(r.Url "/")
+                            Expect.equal second "served 2, clients 1\n" "a WebSocket client is counted"
+                            let! _ = r.WaitLine "Clients   1"
+                            let! _ = r.WaitLine "Requests  2"
+                            Expect.isFalse (r.Out.Text.Contains "\x1b") "no escape sequences in a log"
+                        }
+            }
+
             testTask "window over the ansi rendering draws with escape sequences" {
                 let! out, _, code = runWith TerminalKind.Ansi dashboard
                 Expect.stringStarts out "\x1b[0m\x1b[2J\x1b[H\x1b[?25l" "clears first"
