@@ -141,14 +141,21 @@ if (only.Contains("json") && HasWrk())
     var script = Path.Combine(AppContext.BaseDirectory, "post.lua");
     var c = new List<WrkResult>();
     var k = new List<WrkResult>();
+    var cc = new List<double>();
+    var kc = new List<double>();
     for (int r = 0; r < runs; r++)
     {
-        k.Add(await Wrk(kestrel.Port, 64, seconds, script));
-        c.Add(await Wrk(craft.Port, 64, seconds, script));
-        Console.WriteLine($"json run {r + 1}: craft {c[^1]}, kestrel {k[^1]}");
+        var (kres, kcpu) = await WithCpu(() => Wrk(kestrel.Port, 64, seconds, script));
+        k.Add(kres);
+        kc.Add(kcpu / (kres.Rps * seconds) * 1e6);
+        var (cres, ccpu) = await WithCpu(() => Wrk(craft.Port, 64, seconds, script));
+        c.Add(cres);
+        cc.Add(ccpu / (cres.Rps * seconds) * 1e6);
+        Console.WriteLine($"json run {r + 1}: craft {c[^1]} ({cc[^1]:F1} µs CPU/req), kestrel {k[^1]} ({kc[^1]:F1} µs CPU/req)");
     }
     double cr = Median(c.Select(x => x.Rps)), kr = Median(k.Select(x => x.Rps));
     rows.Add($"| HTTP JSON echo (POST 1 KiB), 64 connections: requests/s | {F(cr)} | {F(kr)} | {F(cr / kr, 2)} |");
+    rows.Add($"| HTTP JSON echo, 64 connections: server CPU per request (µs) | {F(Median(cc), 1)} | {F(Median(kc), 1)} | {F(Median(cc) / Median(kc), 2)} |");
     rows.Add($"| HTTP JSON echo, 64 connections: p99 (ms) | {F(Median(c.Select(x => x.P99)), 2)} | {F(Median(k.Select(x => x.P99)), 2)} | {F(Median(c.Select(x => x.P99)) / Median(k.Select(x => x.P99)), 2)} |");
     var errors = c.Concat(k).Sum(x => x.Errors);
     if (errors > 0) notes.Add($"HTTP JSON echo: {errors} errors or non-2xx answers in total.");

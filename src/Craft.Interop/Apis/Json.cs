@@ -68,32 +68,36 @@ internal sealed unsafe class Json
     }
 
     // ---- Lua C API (blittable, no marshalling) ----
+    // SuppressGCTransition only on calls that neither allocate through Lua's collector (so run no
+    // __gc finalizer, which could call back into .NET) nor run for long: reads, stack moves and
+    // pushes of non-collectable values. lua_tolstring is only called on strings (no conversion).
+    // Table creation, string pushes, rawset and checkstack keep the normal transition.
 
     private const string Lib = "lua54";
     private const int TNil = 0, TBoolean = 1, TLightUserdata = 2, TNumber = 3, TString = 4, TTable = 5, TFunction = 6, TUserdata = 7, TThread = 8;
 
-    [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] private static extern int lua_gettop(IntPtr l);
-    [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] private static extern void lua_settop(IntPtr l, int idx);
+    [DllImport(Lib, CallingConvention = CallingConvention.Cdecl), SuppressGCTransition] private static extern int lua_gettop(IntPtr l);
+    [DllImport(Lib, CallingConvention = CallingConvention.Cdecl), SuppressGCTransition] private static extern void lua_settop(IntPtr l, int idx);
     [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] private static extern int lua_checkstack(IntPtr l, int n);
-    [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] private static extern int lua_type(IntPtr l, int idx);
-    [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] private static extern int lua_isinteger(IntPtr l, int idx);
-    [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] private static extern long lua_tointegerx(IntPtr l, int idx, IntPtr isnum);
-    [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] private static extern double lua_tonumberx(IntPtr l, int idx, IntPtr isnum);
-    [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] private static extern int lua_toboolean(IntPtr l, int idx);
-    [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] private static extern byte* lua_tolstring(IntPtr l, int idx, out UIntPtr len);
-    [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] private static extern IntPtr lua_topointer(IntPtr l, int idx);
-    [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] private static extern int lua_getmetatable(IntPtr l, int idx);
-    [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] private static extern int lua_next(IntPtr l, int idx);
-    [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] private static extern int lua_rawgeti(IntPtr l, int idx, long n);
+    [DllImport(Lib, CallingConvention = CallingConvention.Cdecl), SuppressGCTransition] private static extern int lua_type(IntPtr l, int idx);
+    [DllImport(Lib, CallingConvention = CallingConvention.Cdecl), SuppressGCTransition] private static extern int lua_isinteger(IntPtr l, int idx);
+    [DllImport(Lib, CallingConvention = CallingConvention.Cdecl), SuppressGCTransition] private static extern long lua_tointegerx(IntPtr l, int idx, IntPtr isnum);
+    [DllImport(Lib, CallingConvention = CallingConvention.Cdecl), SuppressGCTransition] private static extern double lua_tonumberx(IntPtr l, int idx, IntPtr isnum);
+    [DllImport(Lib, CallingConvention = CallingConvention.Cdecl), SuppressGCTransition] private static extern int lua_toboolean(IntPtr l, int idx);
+    [DllImport(Lib, CallingConvention = CallingConvention.Cdecl), SuppressGCTransition] private static extern byte* lua_tolstring(IntPtr l, int idx, UIntPtr* len);
+    [DllImport(Lib, CallingConvention = CallingConvention.Cdecl), SuppressGCTransition] private static extern IntPtr lua_topointer(IntPtr l, int idx);
+    [DllImport(Lib, CallingConvention = CallingConvention.Cdecl), SuppressGCTransition] private static extern int lua_getmetatable(IntPtr l, int idx);
+    [DllImport(Lib, CallingConvention = CallingConvention.Cdecl), SuppressGCTransition] private static extern int lua_next(IntPtr l, int idx);
+    [DllImport(Lib, CallingConvention = CallingConvention.Cdecl), SuppressGCTransition] private static extern int lua_rawgeti(IntPtr l, int idx, long n);
     [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] private static extern void lua_rawseti(IntPtr l, int idx, long n);
     [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] private static extern void lua_rawset(IntPtr l, int idx);
     [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] private static extern void lua_createtable(IntPtr l, int narr, int nrec);
-    [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] private static extern void lua_pushnil(IntPtr l);
-    [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] private static extern void lua_pushboolean(IntPtr l, int b);
-    [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] private static extern void lua_pushinteger(IntPtr l, long n);
-    [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] private static extern void lua_pushnumber(IntPtr l, double n);
+    [DllImport(Lib, CallingConvention = CallingConvention.Cdecl), SuppressGCTransition] private static extern void lua_pushnil(IntPtr l);
+    [DllImport(Lib, CallingConvention = CallingConvention.Cdecl), SuppressGCTransition] private static extern void lua_pushboolean(IntPtr l, int b);
+    [DllImport(Lib, CallingConvention = CallingConvention.Cdecl), SuppressGCTransition] private static extern void lua_pushinteger(IntPtr l, long n);
+    [DllImport(Lib, CallingConvention = CallingConvention.Cdecl), SuppressGCTransition] private static extern void lua_pushnumber(IntPtr l, double n);
     [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] private static extern IntPtr lua_pushlstring(IntPtr l, byte* s, UIntPtr len);
-    [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] private static extern void lua_pushvalue(IntPtr l, int idx);
+    [DllImport(Lib, CallingConvention = CallingConvention.Cdecl), SuppressGCTransition] private static extern void lua_pushvalue(IntPtr l, int idx);
 
     private static void PushBytes(IntPtr l, ReadOnlySpan<byte> bytes)
     {
@@ -317,7 +321,8 @@ internal sealed unsafe class Json
 
     private static ReadOnlySpan<byte> Span(IntPtr l, int idx)
     {
-        var p = lua_tolstring(l, idx, out var len);
+        UIntPtr len;
+        var p = lua_tolstring(l, idx, &len);
         return new ReadOnlySpan<byte>(p, (int)len);
     }
 
@@ -885,6 +890,10 @@ internal sealed unsafe class Json
             {
                 lua_pushinteger(_l, integer);
             }
+            else if (TryExactFloat(text, out double exact))
+            {
+                lua_pushnumber(_l, exact);
+            }
             else
             {
                 if (!Utf8Parser.TryParse(text, out double d, out int used, 'E') || used != text.Length)
@@ -893,6 +902,54 @@ internal sealed unsafe class Json
             }
             if (Nbt && At(i) is 'b' or 'B' or 's' or 'S' or 'l' or 'L' or 'f' or 'F' or 'd' or 'D') i++;
             return i;
+        }
+
+        // Short decimals ("123.5", "-0.25", "1.5e3"): at most 15 significant digits are an exact
+        // double m, and 10^k for k <= 22 is exact too, so one IEEE multiplication or division
+        // gives the correctly rounded value, as strtod does. Anything else: the general parser.
+        private static readonly double[] Powers10 =
+        [
+            1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+            1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+        ];
+
+        private static bool TryExactFloat(ReadOnlySpan<byte> text, out double value)
+        {
+            value = 0;
+            int i = 0;
+            bool negative = text[0] == '-';
+            if (negative) i++;
+            long m = 0;
+            int digits = 0, scale = 0;
+            bool point = false;
+            for (; i < text.Length; i++)
+            {
+                byte b = text[i];
+                if (b == '.') { point = true; continue; }
+                if (b == 'e' || b == 'E') break;
+                if (m != 0 || b != '0') digits++;
+                if (digits > 15) return false;
+                m = m * 10 + (b - '0');
+                if (point) scale--;
+            }
+            if (i < text.Length)
+            {
+                i++;
+                bool expNegative = false;
+                if (text[i] == '+' || text[i] == '-') { expNegative = text[i] == '-'; i++; }
+                int e = 0;
+                for (; i < text.Length; i++)
+                {
+                    e = e * 10 + (text[i] - '0');
+                    if (e > 400) return false;
+                }
+                scale += expNegative ? -e : e;
+            }
+            if (scale < -22 || scale > 22) return false;
+            double d = m;
+            d = scale < 0 ? d / Powers10[-scale] : d * Powers10[scale];
+            value = negative ? -d : d;
+            return true;
         }
 
         // Lua's l_str2int: decimal digits that fit in an integer (the minimum included).
