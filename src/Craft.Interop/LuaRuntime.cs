@@ -34,6 +34,8 @@ internal sealed partial class LuaRuntime : IDisposable
     private readonly Apis.HttpClient _httpClient;
     // The terminal: its model, renderer and natives (Apis/Terminal.cs).
     private readonly Apis.Terminal _terminal;
+    // textutils' JSON writer and reader (Apis/Json.cs).
+    private readonly Apis.Json _json = new();
 
     public LuaRuntime(Computer computer, ComputerOptions options)
     {
@@ -482,6 +484,8 @@ internal sealed partial class LuaRuntime : IDisposable
         _main.SetField(-2, "fs");
         _terminal.Push(_main);
         _main.SetField(-2, "term");
+        _json.Push(_main);
+        _main.SetField(-2, "json");
         _computer.Peripherals.Push(_main, (l, value) => PushValue(l, value));
         _main.SetField(-2, "peripheral");
     }

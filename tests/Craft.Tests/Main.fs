@@ -28,6 +28,7 @@ let main argv =
                     BrowserTests.tests
                     ComputerTests.tests
                     LuaLibraryTests.tests
+                    JsonTests.tests
                     ProgramTests.tests
                     CliTests.tests
                     CSharpApiTests.tests

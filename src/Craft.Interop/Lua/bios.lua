@@ -333,26 +333,26 @@ local function library(name, ...)
     return chunk(...)
 end
 
-textutils = library("textutils")
-
--- JSON parsing runs no script code (no metamethods, no callbacks) and ends in time linear in its
--- input, so the watchdog's count hook, which costs about a third of the parser's time, is off
--- while it runs. Only plain calls (a string, no options) of documents big enough for that to
--- pay for switching the hook go this way; argument errors keep their position as before.
+-- textutils' JSON runs natively (Apis/Json.cs, native.json); the Lua reader runs only where the
+-- native one cannot decide (very deep nesting...). That reader runs no script code (no
+-- metamethods, no callbacks) and ends in time linear in its input, so the watchdog's count hook,
+-- which costs about a third of its time, is off while it reads documents big enough for that to
+-- pay for switching the hook. Arguments are checked before it runs.
 do
-    local parse = textutils.unserializeJSON
     local gethook, co_running = debug.gethook, coroutine.running
-    local function unserializeJSON(s, options)
-        if options ~= nil or type(s) ~= "string" or #s < 256 then return parse(s, options) end
-        local co = co_running()
-        if gethook(co) ~= watchdog then return parse(s) end
-        sethook(co)
-        local ok, value, message = pcall(parse, s)
-        sethook(co, watchdog, "", HOOK_EVERY)
-        if not ok then error(value, 0) end
-        return value, message
+    local function wrap_parse(parse)
+        return function(s, ...)
+            if #s < 256 then return parse(s, ...) end
+            local co = co_running()
+            if gethook(co) ~= watchdog then return parse(s, ...) end
+            sethook(co)
+            local ok, value, message = pcall(parse, s, ...)
+            sethook(co, watchdog, "", HOOK_EVERY)
+            if not ok then error(value, 0) end
+            return value, message
+        end
     end
-    textutils.unserializeJSON, textutils.unserialiseJSON = unserializeJSON, unserializeJSON
+    textutils = library("textutils", native.json, wrap_parse)
 end
 parallel = library("parallel")
 bit32 = library("bit32")

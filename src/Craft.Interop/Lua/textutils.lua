@@ -18,6 +18,13 @@ local t_concat = table.concat
 local m_floor, m_type, HUGE = math.floor, math.type, math.huge
 local u_char, u_codes = utf8.char, utf8.codes
 
+-- Optional chunk arguments: the host's JSON natives (Apis/Json.cs: serialize, parse) and a
+-- wrapper for the Lua JSON reader when it runs (the BIOS turns the watchdog's hook off in it).
+-- Without them (plain Lua, tests/lua-unit) the Lua versions do everything.
+local n_json, wrap_parse = ...
+local n_serialize = n_json and n_json.serialize
+local n_parse = n_json and n_json.parse
+
 local textutils = {}
 
 ---------------------------------------------------------------------------
@@ -566,31 +573,49 @@ end
 -- past the end are never read, and hold at most that much text).
 local spare_buffer
 
-function textutils.serializeJSON(value, options)
-    local ty = type(value)
-    if ty ~= "table" and ty ~= "string" and ty ~= "number" and ty ~= "boolean" then
-        want_arg("serializeJSON", 1, value, "table", "string", "number", "boolean")
-    end
-    local ctx = { first_keys = keys_first, next_keys = keys_next }
-    if options ~= nil then
-        local ot = type(options)
-        if ot == "boolean" then
-            ctx.nbt = options
-        elseif ot == "table" then
-            ctx.nbt = want_field(options, "nbt_style", "boolean", "nil")
-            ctx.unicode = want_field(options, "unicode_strings", "boolean", "nil")
-            ctx.reps = want_field(options, "allow_repetitions", "boolean", "nil")
-        else
-            want_arg("serializeJSON", 2, options, "table", "boolean", "nil")
-        end
-        if ctx.nbt then ctx.first_keys, ctx.next_keys = nbt_first, nbt_next end
-    end
+-- The Lua writer: the reference for the native one, and what runs when that cannot decide.
+local function write_json_text(value, nbt, unicode, reps)
+    local ctx = { first_keys = keys_first, next_keys = keys_next, nbt = nbt, unicode = unicode, reps = reps }
+    if nbt then ctx.first_keys, ctx.next_keys = nbt_first, nbt_next end
     local out = spare_buffer or {}
     spare_buffer = nil
     local n = write_json(value, "", out, 0, ctx)
     local result = t_concat(out, "", 1, n)
     if n <= 4096 and #result <= 65536 then spare_buffer = out end
     return result
+end
+
+-- serializeJSON, with the native writer `native` (nil: the Lua one only). Argument errors are
+-- raised at the caller of the public function (called from it as a tail call).
+local function serialize_json(value, options, native)
+    local ty = type(value)
+    if ty ~= "table" and ty ~= "string" and ty ~= "number" and ty ~= "boolean" then
+        want_arg("serializeJSON", 1, value, "table", "string", "number", "boolean")
+    end
+    local nbt, unicode, reps
+    if options ~= nil then
+        local ot = type(options)
+        if ot == "boolean" then
+            nbt = options
+        elseif ot == "table" then
+            nbt = want_field(options, "nbt_style", "boolean", "nil")
+            unicode = want_field(options, "unicode_strings", "boolean", "nil")
+            reps = want_field(options, "allow_repetitions", "boolean", "nil")
+        else
+            want_arg("serializeJSON", 2, options, "table", "boolean", "nil")
+        end
+    end
+    if native then
+        -- true, text | false, the Lua writer's error | nil: undecided (see Apis/Json.cs)
+        local ok, text = native(value, nbt, unicode, reps, empty_json_array, json_null)
+        if ok then return text end
+        if ok == false then error(text, 0) end
+    end
+    return write_json_text(value, nbt, unicode, reps)
+end
+
+function textutils.serializeJSON(value, options)
+    return serialize_json(value, options, n_serialize)
 end
 textutils.serialiseJSON = textutils.serializeJSON
 
@@ -917,15 +942,8 @@ read_array = function(str, pos)
     end
 end
 
-function textutils.unserializeJSON(s, options)
-    if type(s) ~= "string" then want_arg("unserializeJSON", 1, s, "string") end
-    local nbt, parse_null, parse_empty_array
-    if options ~= nil then
-        if type(options) ~= "table" then want_arg("unserializeJSON", 2, options, "table", "nil") end
-        nbt = want_field(options, "nbt_style", "boolean", "nil")
-        parse_null = want_field(options, "parse_null", "boolean", "nil")
-        parse_empty_array = want_field(options, "parse_empty_array", "boolean", "nil")
-    end
+-- The Lua reader: the reference for the native one, and what runs when that cannot decide.
+local function read_json_text(s, nbt, parse_null, parse_empty_array)
     p_nbt, p_null, p_empty = nbt, parse_null, parse_empty_array ~= false
     P_KEY, P_OPEN, P_OSTR, P_ONUM, P_ASTR, P_ANUM = C_KEY, C_OPEN, C_OSTR, C_ONUM, C_ASTR, C_ANUM
 
@@ -944,6 +962,31 @@ function textutils.unserializeJSON(s, options)
             pos, quote(s_sub(s, pos, pos)))
     end
     return value
+end
+local parse_json = wrap_parse and wrap_parse(read_json_text) or read_json_text
+
+-- unserializeJSON, with the native reader `native` (nil: the Lua one only). Argument errors are
+-- raised at the caller of the public function (called from it as a tail call).
+local function unserialize_json(s, options, native)
+    if type(s) ~= "string" then want_arg("unserializeJSON", 1, s, "string") end
+    local nbt, parse_null, parse_empty_array
+    if options ~= nil then
+        if type(options) ~= "table" then want_arg("unserializeJSON", 2, options, "table", "nil") end
+        nbt = want_field(options, "nbt_style", "boolean", "nil")
+        parse_null = want_field(options, "parse_null", "boolean", "nil")
+        parse_empty_array = want_field(options, "parse_empty_array", "boolean", "nil")
+    end
+    if native then
+        -- true, value | false, message | nil: undecided (see Apis/Json.cs)
+        local ok, value = native(s, nbt, parse_null, parse_empty_array ~= false, empty_json_array, json_null)
+        if ok then return value end
+        if ok == false then return nil, value end
+    end
+    return parse_json(s, nbt, parse_null, parse_empty_array)
+end
+
+function textutils.unserializeJSON(s, options)
+    return unserialize_json(s, options, n_parse)
 end
 textutils.unserialiseJSON = textutils.unserializeJSON
 
@@ -1166,4 +1209,11 @@ function textutils.complete(text, search)
     return results
 end
 
-return textutils
+-- The second value: the Lua JSON writer and reader alone (the reference the native ones are
+-- checked against by tests/Craft.Tests/JsonTests.fs). The BIOS keeps it from scripts.
+local reference = {
+    serializeJSON = function(value, options) return serialize_json(value, options, nil) end,
+    unserializeJSON = function(s, options) return unserialize_json(s, options, nil) end,
+}
+
+return textutils, reference
