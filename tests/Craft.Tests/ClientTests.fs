@@ -110,6 +110,10 @@ let private small output error =
         MaxClientWebSockets = 2
     )
 
+/// A computer on the test's writers whose scripts may reach 127.0.0.1.
+let private allowingLoopback: Setup =
+    fun out err input -> ComputerOptions(Output = out, Error = err, Input = input, HttpRules = allowLoopback)
+
 let private example name =
     Path.Combine(AppContext.BaseDirectory, "examples", name)
 
@@ -187,15 +191,11 @@ let tests =
             testTask "examples/proxy.lua forwards methods, headers, bodies and statuses to Python's http.server" {
                 use peer = new Peer "http_peer.py"
 
-                let setup: Setup =
-                    fun out err input ->
-                        ComputerOptions(Output = out, Error = err, Input = input, HttpRules = allowLoopback)
-
                 do!
                     withRunning (
                         launchWith
                             "terminate"
-                            setup
+                            allowingLoopback
                             localhostPort
                             (example "proxy.lua")
                             [ "0"; $"http://127.0.0.1:{peer.Port}" ]
@@ -238,15 +238,11 @@ let tests =
             testTask "examples/ws-relay.lua relays between its clients and a python3-websockets upstream" {
                 use peer = new Peer "ws_server_peer.py"
 
-                let setup: Setup =
-                    fun out err input ->
-                        ComputerOptions(Output = out, Error = err, Input = input, HttpRules = allowLoopback)
-
                 do!
                     withRunning (
                         launchWith
                             "terminate"
-                            setup
+                            allowingLoopback
                             localhostPort
                             (example "ws-relay.lua")
                             [ "0"; $"ws://127.0.0.1:{peer.Port}/echo" ]

@@ -302,12 +302,12 @@ local function cancel(timer)
     if timer then os.cancelTimer(timer) end
 end
 
--- The client handle: clientID, send, receive, close.
-local function newClient(id, cid)
+-- A WebSocket handle: send, receive, close. `key` is what the socket's events carry to name it
+-- (a server client's clientID, or a client socket's URL); `messageEvent` and `closedEvent` are
+-- their names. Server clients and the script's own client sockets share it.
+local function newSocketHandle(id, key, messageEvent, closedEvent)
     local h
     h = {
-        clientID = cid,
-
         send = function(a, b, c)
             if a == h and rawequal(a, h) then a, b = b, c end
             check(n.send(id, bytesOf(a), b and true or false))
@@ -319,15 +319,14 @@ local function newClient(id, cid)
             if not n.isOpen(id) then error(CLOSED, 2) end
             local timer = a and os.startTimer(a)
             while true do
-                local e = pack(os.pullEvent())
-                local name = e[1]
-                if name == "websocket_server_message" and e[2] == cid then
+                local name, from, message, binary = os.pullEvent()
+                if name == messageEvent and from == key then
                     cancel(timer)
-                    return e[3], e[4]
-                elseif name == "websocket_server_closed" and e[2] == cid then
+                    return message, binary
+                elseif name == closedEvent and from == key then
                     cancel(timer)
                     return nil
-                elseif name == "timer" and e[2] == timer then
+                elseif name == "timer" and from == timer then
                     return nil
                 end
             end
@@ -347,6 +346,13 @@ local function newClient(id, cid)
             n.closeClient(id, code, b or "")
         end,
     }
+    return h
+end
+
+-- The server's client handle: clientID, send, receive, close.
+local function newClient(id, cid)
+    local h = newSocketHandle(id, cid, "websocket_server_message", "websocket_server_closed")
+    h.clientID = cid
     return h
 end
 
@@ -579,36 +585,7 @@ end
 local socketIds = setmetatable({}, { __mode = "k" })
 
 local function newSocket(url, id)
-    local h
-    h = {
-        send = function(a, b, c)
-            if a == h and rawequal(a, h) then a, b = b, c end
-            check(n.send(id, bytesOf(a), b and true or false))
-        end,
-
-        receive = function(a, b)
-            if a == h and rawequal(a, h) then a = b end
-            expectOpt(1, a, "number", 2)
-            if not n.isOpen(id) then error(CLOSED, 2) end
-            local timer = a and os.startTimer(a)
-            while true do
-                local name, u, message, binary = os.pullEvent()
-                if name == "websocket_message" and u == url then
-                    cancel(timer)
-                    return message, binary
-                elseif name == "websocket_closed" and u == url then
-                    cancel(timer)
-                    return nil
-                elseif name == "timer" and u == timer then
-                    return nil
-                end
-            end
-        end,
-
-        close = function()
-            n.closeClient(id, 1000, "")
-        end,
-    }
+    local h = newSocketHandle(id, url, "websocket_message", "websocket_closed")
     socketIds[h] = id
     return h
 end
