@@ -65,6 +65,12 @@ let private socketEvents client events =
         | Event.WebSocketClosed(c, _, _) -> c = client
         | _ -> false)
 
+/// The state a scenario leaves the core in, without the final shutdown.
+let private stateAfter scenario =
+    match runWith false false scenario with
+    | [] -> Core.initial scenario.Limits
+    | steps -> (List.last steps).After
+
 let private noShutdown scenario =
     { scenario with
         Commands = scenario.Commands |> List.filter ((<>) Shutdown)
@@ -189,13 +195,7 @@ let clientProperties =
 
             property "shutdown abandons every request and closes every client WebSocket, connecting or open"
             <| fun scenario ->
-                let steps = runWith false false scenario
-
-                let s =
-                    match steps with
-                    | [] -> Core.initial scenario.Limits
-                    | _ -> (List.last steps).After
-
+                let s = stateAfter scenario
                 let after, fx = Core.step Input.Shutdown s
 
                 if not s.Stopped then
@@ -402,13 +402,7 @@ let properties =
 
             property "shutdown answers every pending request, closes every client and releases every port"
             <| fun scenario ->
-                let steps = runWith false false scenario
-
-                let s =
-                    match steps with
-                    | [] -> Core.initial scenario.Limits
-                    | _ -> (List.last steps).After
-
+                let s = stateAfter scenario
                 let after, fx = Core.step Input.Shutdown s
 
                 if not s.Stopped then

@@ -236,19 +236,7 @@ let tests =
             testCaseTask "craft run --log-level information logs to standard error, not standard output" (fun () ->
                 task {
                     use proc = CliTests.startCraft [ "run"; "--log-level"; "information"; script ]
-                    let out = new LineWriter()
-                    let err = new LineWriter()
-
-                    proc.OutputDataReceived.Add(fun e ->
-                        if not (isNull e.Data) then
-                            out.Write(e.Data + "\n"))
-
-                    proc.ErrorDataReceived.Add(fun e ->
-                        if not (isNull e.Data) then
-                            err.Write(e.Data + "\n"))
-
-                    proc.BeginOutputReadLine()
-                    proc.BeginErrorReadLine()
+                    let out, err = followLines proc
 
                     try
                         let! line =

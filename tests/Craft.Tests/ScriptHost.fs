@@ -160,6 +160,24 @@ type Running =
         this.Terminator.Cancel()
         this.Finish()
 
+/// Follows a started process's standard output and error line by line, so a test can wait for
+/// a line while the process runs.
+let followLines (proc: System.Diagnostics.Process) =
+    let out = new LineWriter()
+    let err = new LineWriter()
+
+    proc.OutputDataReceived.Add(fun e ->
+        if not (isNull e.Data) then
+            out.Write(e.Data + "\n"))
+
+    proc.ErrorDataReceived.Add(fun e ->
+        if not (isNull e.Data) then
+            err.Write(e.Data + "\n"))
+
+    proc.BeginOutputReadLine()
+    proc.BeginErrorReadLine()
+    out, err
+
 /// How a test's computer is set up, given its captured output, errors and input.
 type Setup = TextWriter -> TextWriter -> TextReader -> ComputerOptions
 

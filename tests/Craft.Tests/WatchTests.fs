@@ -39,19 +39,7 @@ let tests =
                     let main = Path.Combine(dir, "server.lua")
                     File.WriteAllText(main, server "v1")
                     use proc = CliTests.startCraftIn (Some dir) [ "run"; "--watch"; "server.lua" ]
-                    let out = new LineWriter()
-                    let err = new LineWriter()
-
-                    proc.OutputDataReceived.Add(fun e ->
-                        if not (isNull e.Data) then
-                            out.Write(e.Data + "\n"))
-
-                    proc.ErrorDataReceived.Add(fun e ->
-                        if not (isNull e.Data) then
-                            err.Write(e.Data + "\n"))
-
-                    proc.BeginOutputReadLine()
-                    proc.BeginErrorReadLine()
+                    let out, err = followLines proc
 
                     try
                         let! port1 = served out "v1"
