@@ -1,5 +1,7 @@
 namespace Craft
 
+open System
+
 // The pure core. Read Craft.Core.fsi first: it documents every type. The implementation follows
 // one pattern: each input is handled by a small function from the state (and the effects so far,
 // newest first) to a new state and effects; `settle` then restores the queue's invariants
@@ -156,6 +158,52 @@ type Due =
     | Timer of TimerId
     | Request of RequestId
 
+[<CustomEquality; CustomComparison>]
+type DueAt =
+    {
+        At: Millis
+        What: Due
+    }
+
+    // Compared field by field, without F#'s generic comparison: the agenda is on every request's
+    // path, and comparing a tuple of a number and a union boxes the number at every step.
+    member private d.Rank =
+        match d.What with
+        | Due.Timer id -> struct (0, int64 id)
+        | Due.Request id -> struct (1, id)
+
+    member d.CompareTo(other: DueAt) =
+        if d.At <> other.At then
+            (if d.At < other.At then -1 else 1)
+        else
+            let struct (kind, id) = d.Rank
+            let struct (otherKind, otherId) = other.Rank
+
+            if kind <> otherKind then
+                (if kind < otherKind then -1 else 1)
+            elif id <> otherId then
+                (if id < otherId then -1 else 1)
+            else
+                0
+
+    override d.Equals(other: obj) =
+        match other with
+        | :? DueAt as o -> d.CompareTo o = 0
+        | _ -> false
+
+    override d.GetHashCode() =
+        let struct (kind, id) = d.Rank
+        HashCode.Combine(d.At, kind, id)
+
+    interface IComparable<DueAt> with
+        member d.CompareTo(other: DueAt) = d.CompareTo other
+
+    interface IComparable with
+        member d.CompareTo(other: obj) =
+            match other with
+            | :? DueAt as o -> d.CompareTo o
+            | _ -> invalidArg "other" "not a DueAt"
+
 type State =
     {
         Limits: Limits
@@ -171,7 +219,7 @@ type State =
         Backlog: int
         Waiting: bool
         Timers: Map<TimerId, Millis>
-        Agenda: Set<Millis * Due>
+        Agenda: Set<DueAt>
         NextTimerId: TimerId
         NextClientId: ClientId
         Dropped: int64
@@ -300,8 +348,16 @@ module Core =
             Requests = Map.add r.Id { r with Deadline = deadline } s.Requests
             Agenda =
                 s.Agenda
-                |> Set.remove (r.Deadline, Due.Request r.Id)
-                |> Set.add (deadline, Due.Request r.Id)
+                |> Set.remove
+                    {
+                        At = r.Deadline
+                        What = Due.Request r.Id
+                    }
+                |> Set.add
+                    {
+                        At = deadline
+                        What = Due.Request r.Id
+                    }
         }
 
     let private setStage id stage s =
@@ -315,7 +371,13 @@ module Core =
     let private forgetRequest (r: Request) s =
         { s with
             Requests = Map.remove r.Id s.Requests
-            Agenda = Set.remove (r.Deadline, Due.Request r.Id) s.Agenda
+            Agenda =
+                Set.remove
+                    {
+                        At = r.Deadline
+                        What = Due.Request r.Id
+                    }
+                    s.Agenda
         }
 
     /// An event has just entered the queue: the bookkeeping that follows from it.
@@ -574,7 +636,7 @@ module Core =
                                 Deadline = deadline
                             }
                             s.Requests
-                    Agenda = Set.add (deadline, Due.Request id) s.Agenda
+                    Agenda = Set.add { At = deadline; What = Due.Request id } s.Agenda
                 }
 
             admit (Event.HttpRequest(port, id)) (s, snd acc)
@@ -777,7 +839,7 @@ module Core =
                     if s.Stopped then
                         s.Agenda
                     else
-                        Set.add (due, Due.Timer id) s.Agenda
+                        Set.add { At = due; What = Due.Timer id } s.Agenda
             }
 
         s, Effect.Reply(Reply.TimerStarted id) :: fx
@@ -787,7 +849,7 @@ module Core =
         | Some due ->
             { s with
                 Timers = Map.remove id s.Timers
-                Agenda = Set.remove (due, Due.Timer id) s.Agenda
+                Agenda = Set.remove { At = due; What = Due.Timer id } s.Agenda
             },
             fx
         | None -> s, fx
@@ -814,9 +876,9 @@ module Core =
             if Set.isEmpty s.Agenda then
                 acc
             else
-                let (due, what) as item = Set.minElement s.Agenda
+                let item = Set.minElement s.Agenda
 
-                if due > s.Now then
+                if item.At > s.Now then
                     acc
                 else
                     let s =
@@ -825,7 +887,7 @@ module Core =
                         }
 
                     let acc =
-                        match what with
+                        match item.What with
                         | Due.Timer id ->
                             admit
                                 (Event.Timer id)
@@ -924,9 +986,10 @@ module Core =
         let s, fx = settle acc
         s, List.rev fx
 
-    // The event path's two hot inputs get a path of their own that skips the accumulator and
-    // `settle`. Each is exactly what `stepAll` would do in the states it is taken in (the
-    // properties check the two against each other).
+    // The hot inputs (the event path's and a plain request's whole life) get a path of their
+    // own that skips the accumulator and `settle`, and copies the state once. Each is exactly
+    // what `stepAll` would do in the states it is taken in (the properties check the two against
+    // each other).
     let step input state =
         match input with
         | Input.QueueEvent(name, payload, Origin.Script) when
@@ -940,20 +1003,68 @@ module Core =
             []
         | Input.PullEvent when not state.Stopped && state.Inbound.IsEmpty ->
             match Fifo.tryDequeue state.Queue with
+            | ValueSome(struct (Event.HttpRequest(_, id) as event, rest)) ->
+                { state with
+                    Queue = rest
+                    Waiting = false
+                    Requests =
+                        match Map.tryFind id state.Requests with
+                        | Some r -> Map.add id { r with Stage = RequestStage.Held } state.Requests
+                        | None -> state.Requests
+                },
+                [ Effect.Deliver event ]
             | ValueSome(struct (event, rest)) ->
-                let s =
-                    { state with
-                        Queue = rest
-                        Waiting = false
-                    }
-
-                let s =
-                    match event with
-                    | Event.HttpRequest(_, id) -> setStage id RequestStage.Held s
-                    | _ -> s
-
-                s, [ Effect.Deliver event ]
+                { state with
+                    Queue = rest
+                    Waiting = false
+                },
+                [ Effect.Deliver event ]
             | ValueNone -> { state with Waiting = true }, []
+        // A plain request for a listener while the queue has room: it is queued, or handed to the
+        // waiting script, with the whole deadline from now.
+        | Input.RequestArrived(id, port, false, arrived) when
+            not state.Stopped
+            && state.Inbound.IsEmpty
+            && state.Queue.Count < state.Limits.QueueCapacity
+            && (not state.Waiting || state.Queue.IsEmpty)
+            && arrived + state.Limits.ResponseDeadline > state.Now
+            && Set.contains port state.Listeners
+            && not (Map.containsKey id state.Requests)
+            ->
+            let deadline = state.Now + state.Limits.ResponseDeadline
+            let event = Event.HttpRequest(port, id)
+
+            let request stage =
+                {
+                    Id = id
+                    Port = port
+                    Stage = stage
+                    Deadline = deadline
+                }
+
+            let agenda = Set.add { At = deadline; What = Due.Request id } state.Agenda
+
+            if state.Waiting then
+                { state with
+                    Waiting = false
+                    Requests = Map.add id (request RequestStage.Held) state.Requests
+                    Agenda = agenda
+                },
+                [ Effect.Deliver event ]
+            else
+                { state with
+                    Queue = Fifo.enqueue event state.Queue
+                    Requests = Map.add id (request RequestStage.Queued) state.Requests
+                    Agenda = agenda
+                },
+                []
+        | Input.CloseResponse id ->
+            match Map.tryFind id state.Requests with
+            | Some r when r.Stage = RequestStage.Held -> forgetRequest r state, [ Effect.Answer(id, Answer.Scripted) ]
+            | _ -> stepAll input state
+        // Time passes and nothing falls due.
+        | Input.Tick now when Set.isEmpty state.Agenda || (Set.minElement state.Agenda).At > max now state.Now ->
+            (if now > state.Now then { state with Now = now } else state), []
         | _ -> stepAll input state
 
     /// The general path alone, for checking the fast paths against it.
@@ -963,7 +1074,7 @@ module Core =
         if Set.isEmpty state.Agenda then
             None
         else
-            Some(fst (Set.minElement state.Agenda))
+            Some (Set.minElement state.Agenda).At
 
     let isOpen client state =
         match Map.tryFind client state.Clients with

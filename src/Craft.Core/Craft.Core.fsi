@@ -163,6 +163,21 @@ type Due =
     | Timer of TimerId
     | Request of RequestId
 
+/// An entry of the agenda: when, and what falls due then. Ordered by time, then timers before
+/// requests, then by id.
+[<CustomEquality; CustomComparison>]
+type DueAt =
+    {
+        At: Millis
+        What: Due
+    }
+
+    member CompareTo: other: DueAt -> int
+    override Equals: other: obj -> bool
+    override GetHashCode: unit -> int
+    interface System.IComparable<DueAt>
+    interface System.IComparable
+
 /// The whole state of one computer.
 type State =
     {
@@ -189,7 +204,7 @@ type State =
         Waiting: bool
         Timers: Map<TimerId, Millis>
         /// Timers and request deadlines by time.
-        Agenda: Set<Millis * Due>
+        Agenda: Set<DueAt>
         NextTimerId: TimerId
         NextClientId: ClientId
         /// Events the script queued while the queue was full.
