@@ -15,8 +15,8 @@ open System.Security.Cryptography
 open System.Security.Cryptography.X509Certificates
 open System.Text
 open System.Threading
-open System.Threading.Channels
 open System.Threading.Tasks
+open System.Threading.Tasks.Sources
 open Microsoft.AspNetCore.Hosting.Server
 open Microsoft.AspNetCore.Hosting.Server.Features
 open Microsoft.AspNetCore.Http
@@ -152,18 +152,83 @@ type private Endpoint =
         Gate: Gate
     }
 
-/// A request waiting for its answer. `Claim` says who answers it: 0 while it waits in the
-/// computer's mailbox, 1 once the computer took it (the core answers it from then on), 2 when
-/// the shell answered it without the computer (it waited past its deadline).
-[<AllowNullLiteral>]
-type private Pending(request: IncomingRequest, answers: Channel<Outgoing>, arrived: int64) =
+/// A request waiting for its answer, and its answers in order: one for most requests (the whole
+/// response, 503, 426, an upgrade), a stream's start, chunks and end for the rest. The computer
+/// (or the shell, when it answers without the computer) writes them; the request's handler reads
+/// them. One object per request instead of a channel: most requests need one answer and one
+/// wake-up. `Claim` says who answers it: 0 while it waits in the computer's mailbox, 1 once the
+/// computer took it (the core answers it from then on), 2 when the shell answered it without the
+/// computer (it waited past its deadline).
+[<Sealed; AllowNullLiteral>]
+type private Pending(request: IncomingRequest, arrived: int64) =
+    // The oldest answer not yet read (null: none), and any after it.
+    let mutable next: Outgoing = Unchecked.defaultof<_>
+    let mutable later: Queue<Outgoing> = null
+    let mutable reading = false
+
+    [<DefaultValue>]
+    val mutable private Source: ManualResetValueTaskSourceCore<Outgoing>
+
     member _.Request = request
-    member _.Answers = answers
     /// When it had been read, on the computer's clock.
     member _.Arrived = arrived
 
     [<DefaultValue>]
     val mutable Claim: int
+
+    /// Adds an answer (any thread). A whole response wakes the handler on this very thread:
+    /// what is left is short work for Kestrel (write the bytes, end the request), cheaper done here
+    /// than after a hop to the thread pool. Anything else continues on the pool.
+    member this.Write(outgoing: Outgoing) =
+        let wake =
+            lock this (fun () ->
+                if reading then
+                    reading <- false
+                    true
+                elif isNull (box next) then
+                    next <- outgoing
+                    false
+                else
+                    if isNull later then
+                        later <- Queue()
+
+                    later.Enqueue outgoing
+                    false)
+
+        if wake then
+            this.Source.RunContinuationsAsynchronously <-
+                match outgoing with
+                | Outgoing.Complete _
+                | Outgoing.Unavailable
+                | Outgoing.UpgradeRequired -> false
+                | _ -> true
+
+            this.Source.SetResult outgoing
+
+    /// The next answer, at once if it is there.
+    member this.Read() : ValueTask<Outgoing> =
+        lock this (fun () ->
+            if not (isNull (box next)) then
+                let answer = next
+
+                next <-
+                    if isNull later || later.Count = 0 then
+                        Unchecked.defaultof<_>
+                    else
+                        later.Dequeue()
+
+                ValueTask<Outgoing>(answer)
+            else
+                this.Source.Reset()
+                reading <- true
+                ValueTask<Outgoing>(this, this.Source.Version))
+
+    interface IValueTaskSource<Outgoing> with
+        member this.GetResult(token) = this.Source.GetResult token
+        member this.GetStatus(token) = this.Source.GetStatus token
+
+        member this.OnCompleted(continuation, state, token, flags) =
+            this.Source.OnCompleted(continuation, state, token, flags)
 
 /// An upgraded connection's stream with its frames followed both ways. When .NET's WebSocket
 /// disposes it while it is still in use, `abandoned` says whether that was an abort (a keep-alive
@@ -654,10 +719,10 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
                     at <- at + n
         }
 
-    let respond (context: HttpContext) (answers: Channel<Outgoing>) =
+    let respond (context: HttpContext) (answers: Pending) =
         task {
             let response = context.Response
-            let! first = answers.Reader.ReadAsync()
+            let! first = answers.Read()
 
             try
                 match first with
@@ -686,7 +751,7 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
                     let mutable streaming = true
 
                     while streaming do
-                        match! answers.Reader.ReadAsync() with
+                        match! answers.Read() with
                         | Outgoing.Chunk body when not skip ->
                             do! writeBody response body
                             do! response.Body.FlushAsync()
@@ -747,7 +812,7 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
     let expire (p: Pending) =
         if Interlocked.CompareExchange(&p.Claim, 2, 0) = 0 then
             Interlocked.Decrement(&unseen) |> ignore
-            p.Answers.Writer.TryWrite Outgoing.Unavailable |> ignore
+            p.Write Outgoing.Unavailable
 
     /// Runs every 100 ms: requests still in the mailbox past their deadline get 503 even while
     /// the computer is busy (running Lua, or stuck in a native call).
@@ -828,12 +893,7 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
                     let id = Interlocked.Increment(&nextRequest)
                     let request = requestOf id port context body
 
-                    let answers =
-                        Channel.CreateUnbounded<Outgoing>(
-                            UnboundedChannelOptions(SingleReader = true, SingleWriter = false)
-                        )
-
-                    let p = Pending(request, answers, options.Clock.Invoke())
+                    let p = Pending(request, options.Clock.Invoke())
                     pending[id] <- p
 
                     try
@@ -852,9 +912,9 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
 
                         if not routed then
                             Volatile.Write(&p.Claim, 2)
-                            answers.Writer.TryWrite Outgoing.Unavailable |> ignore
+                            p.Write Outgoing.Unavailable
 
-                        do! respond context answers
+                        do! respond context p
                     finally
                         pending.TryRemove(id) |> ignore
                         request.Release()
@@ -1008,7 +1068,7 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
     /// Hands an answer (or more of a stream) to a waiting request.
     member _.Send(id: RequestId, outgoing: Outgoing) =
         match pending.TryGetValue id with
-        | true, p -> p.Answers.Writer.TryWrite outgoing |> ignore
+        | true, p -> p.Write outgoing
         | _ -> ()
 
     /// Accepts a WebSocket upgrade; the client can be sent to at once.
@@ -1017,7 +1077,7 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
         clients[client] <- c
 
         match pending.TryGetValue id with
-        | true, p -> p.Answers.Writer.TryWrite(Outgoing.Accept(c, headers)) |> ignore
+        | true, p -> p.Write(Outgoing.Accept(c, headers))
         | _ -> post (Input.ClientClosed(client, Some 1006, Some "Connection lost"))
 
     /// Queues a message for a client; one that stops reading is given up past the send queue's cap.
@@ -1048,7 +1108,7 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
             if Interlocked.CompareExchange(&p.Claim, 2, 0) = 0 then
                 Interlocked.Decrement(&unseen) |> ignore
 
-            p.Answers.Writer.TryWrite Outgoing.Unavailable |> ignore
+            p.Write Outgoing.Unavailable
 
         while Volatile.Read(&handlers) > 0 && DateTime.UtcNow < until do
             Thread.Sleep 5
