@@ -4,7 +4,6 @@
 
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Threading.Channels;
 using KeraLua;
 using Microsoft.FSharp.Core;
 
@@ -12,8 +11,7 @@ namespace Craft.Interop;
 
 public sealed partial class Computer
 {
-    private readonly Channel<Craft.Input> _mailbox =
-        Channel.CreateUnbounded<Craft.Input>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Mailbox _mailbox = new();
 
     private readonly ConcurrentDictionary<long, object?[]> _hostPayloads = new();
     // How many entries _hostPayloads holds: asked once per event, and an empty
@@ -57,7 +55,7 @@ public sealed partial class Computer
     }
 
     /// <summary>Posts an input for the computer's thread. Safe from any thread.</summary>
-    internal void Post(Craft.Input input) => _mailbox.Writer.TryWrite(input);
+    internal void Post(Craft.Input input) => _mailbox.Post(input);
 
     private void PostHostEvent(string name, object?[] args)
     {
@@ -74,7 +72,7 @@ public sealed partial class Computer
     private void Abort()
     {
         _aborting = true;
-        _mailbox.Writer.TryWrite(Craft.Input.NewTick(Now()));
+        _mailbox.Post(Craft.Input.NewTick(Now()));
         if (_completion is null && Interlocked.Exchange(ref _started, 1) == 0)
         {
             // Never started: nothing to release.
@@ -229,7 +227,7 @@ public sealed partial class Computer
         // request's deadline counts from the core's "now", which must not be the time of the last
         // tick (the computer may have waited or run for seconds since).
         if (!_state.Queue.IsEmpty
-            && (_mailbox.Reader.TryPeek(out _) || Craft.Core.nextWake(_state) is { } due && due.Value <= Now()))
+            && (!_mailbox.IsEmpty || Craft.Core.nextWake(_state) is { } due && due.Value <= Now()))
         {
             CatchUpClock();
             DrainMailbox();
@@ -243,7 +241,7 @@ public sealed partial class Computer
             CatchUpClock();
             if (_delivered is not null) break;
 
-            while (_delivered is null && _mailbox.Reader.TryRead(out var input))
+            while (_delivered is null && _mailbox.TryRead(out var input))
                 ApplyPosted(input);
             if (_delivered is not null || _aborting) break;
             PublishRoom();
@@ -257,8 +255,7 @@ public sealed partial class Computer
                 timeout = (int)Math.Min(wait + 1, int.MaxValue);
             }
 
-            var waiting = _mailbox.Reader.WaitToReadAsync();
-            if (!waiting.IsCompleted) waiting.AsTask().Wait(timeout);
+            _mailbox.Wait(timeout);
         }
 
         var e = _delivered;
@@ -282,7 +279,7 @@ public sealed partial class Computer
     /// </summary>
     internal void DrainMailbox()
     {
-        while (_mailbox.Reader.TryRead(out var input)) ApplyPosted(input);
+        while (_mailbox.TryRead(out var input)) ApplyPosted(input);
     }
 
     /// <summary>

@@ -58,7 +58,7 @@ internal sealed partial class LuaRuntime
     {
         _computer.Attach(this);
 
-        Native("addListener", l => Guard(l, s =>
+        Native("addListener", Guarded(s =>
         {
             switch (_computer.Ask(Craft.Input.NewAddListener((int)s.ToInteger(1))))
             {
@@ -77,14 +77,14 @@ internal sealed partial class LuaRuntime
             }
         }));
 
-        Native("removeListener", l => Guard(l, s =>
+        Native("removeListener", Guarded(s =>
         {
             _computer.Apply(Craft.Input.NewRemoveListener((int)s.ToInteger(1)));
             _computer.DrainMailbox();
             return 0;
         }));
 
-        Native("resStatus", l => Guard(l, s =>
+        Native("resStatus", Guarded(s =>
         {
             var st = OpenResponse(s, out int failed);
             if (st is null) return failed;
@@ -101,7 +101,7 @@ internal sealed partial class LuaRuntime
             return Ok(s);
         }));
 
-        Native("resHeader", l => Guard(l, s =>
+        Native("resHeader", Guarded(s =>
         {
             var st = OpenResponse(s, out int failed);
             if (st is null) return failed;
@@ -133,7 +133,7 @@ internal sealed partial class LuaRuntime
             return Ok(s);
         }));
 
-        Native("resWrite", l => Guard(l, s =>
+        Native("resWrite", Guarded(s =>
         {
             long id = s.ToInteger(1);
             var st = OpenResponse(s, out int failed);
@@ -147,14 +147,14 @@ internal sealed partial class LuaRuntime
             }
             else
             {
-                var body = st.Body ??= new System.Buffers.ArrayBufferWriter<byte>(Math.Max(256, data.Length));
+                var body = st.Body ??= new System.Buffers.ArrayBufferWriter<byte>(Math.Max(16, data.Length));
                 data.CopyTo(body.GetSpan(data.Length));
                 body.Advance(data.Length);
             }
             return Ok(s);
         }));
 
-        Native("resFlush", l => Guard(l, s =>
+        Native("resFlush", Guarded(s =>
         {
             _computer.CatchUpClock();
             var reply = _computer.Ask(Craft.Input.NewFlushResponse(s.ToInteger(1)));
@@ -163,7 +163,7 @@ internal sealed partial class LuaRuntime
             return 2;
         }));
 
-        Native("resClose", l => Guard(l, s =>
+        Native("resClose", Guarded(s =>
         {
             _computer.Apply(Craft.Input.NewCloseResponse(s.ToInteger(1)));
             return 0;
@@ -171,7 +171,7 @@ internal sealed partial class LuaRuntime
 
         // resFail(id): the handler raised an error. A response not yet streaming becomes a bare
         // 500 (what the script built of it is dropped); a streaming one ends where it is.
-        Native("resFail", l => Guard(l, s =>
+        Native("resFail", Guarded(s =>
         {
             long id = s.ToInteger(1);
             if (_computer.Response(id) is { } st && !st.Streaming)
@@ -186,7 +186,7 @@ internal sealed partial class LuaRuntime
         }));
 
         AddWebSocketNatives();
-        _httpClient.Register((name, body) => Native(name, l => Guard(l, body)));
+        _httpClient.Register((name, body) => Native(name, Guarded(body)));
     }
 
     /// <summary>Network events as raw kernel events: (kind, ...).</summary>
@@ -272,7 +272,7 @@ internal sealed partial class LuaRuntime
 
     private void AddWebSocketNatives()
     {
-        Native("openServer", l => Guard(l, s =>
+        Native("openServer", Guarded(s =>
         {
             int port = (int)s.ToInteger(1);
             var headers = new List<KeyValuePair<string, string>>();
@@ -308,14 +308,14 @@ internal sealed partial class LuaRuntime
             }
         }));
 
-        Native("closeServer", l => Guard(l, s =>
+        Native("closeServer", Guarded(s =>
         {
             _computer.Apply(Craft.Input.NewCloseWebSocketServer((int)s.ToInteger(1)));
             _computer.DrainMailbox();
             return 0;
         }));
 
-        Native("send", l => Guard(l, s =>
+        Native("send", Guarded(s =>
         {
             var data = s.ToBuffer(2, false) ?? [];
             switch (_computer.Ask(Craft.Input.NewSend(s.ToInteger(1), data, s.ToBoolean(3))))
@@ -326,21 +326,21 @@ internal sealed partial class LuaRuntime
             }
         }));
 
-        Native("closeClient", l => Guard(l, s =>
+        Native("closeClient", Guarded(s =>
         {
             var reason = s.Type(3) == LuaType.String ? Text(s, 3) ?? "" : "";
             _computer.Apply(Craft.Input.NewCloseClient(s.ToInteger(1), (int)s.ToInteger(2), reason));
             return 0;
         }));
 
-        Native("isOpen", l => Guard(l, s =>
+        Native("isOpen", Guarded(s =>
         {
             s.PushBoolean(_computer.IsClientOpen(s.ToInteger(1)));
             return 1;
         }));
 
         // newClientID(id) -> a full userdata naming the client (unique per connection).
-        Native("newClientID", l => Guard(l, s =>
+        Native("newClientID", Guarded(s =>
         {
             long id = s.ToInteger(1);
             var block = s.NewUserData(sizeof(long));

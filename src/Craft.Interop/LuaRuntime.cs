@@ -183,10 +183,28 @@ internal sealed partial class LuaRuntime : IDisposable
     private void PushName(Lua l, string name) => l.PushBuffer(NameBytes(name));
 
     /// <summary>Pushes .NET text as UTF-8 bytes (what a script expects from the outside world).</summary>
-    public void PushText(Lua l, string text) => l.PushBuffer(Encoding.UTF8.GetBytes(text));
+    public void PushText(Lua l, string text)
+    {
+        if (text.Length <= 256)
+        {
+            Span<byte> buffer = stackalloc byte[text.Length * 3];
+            PushSpan(l, buffer[..Encoding.UTF8.GetBytes(text, buffer)]);
+        }
+        else l.PushBuffer(Encoding.UTF8.GetBytes(text));
+    }
 
     /// <summary>Pushes a string that came from Lua (one char per byte) back as the same bytes.</summary>
-    public static void PushBytes(Lua l, string bytes) => l.PushBuffer(Bytes.GetBytes(bytes));
+    public static void PushBytes(Lua l, string bytes)
+    {
+        // Header names and values, methods, targets: short, and pushed for every request.
+        if (bytes.Length <= 1024)
+        {
+            Span<byte> buffer = stackalloc byte[bytes.Length];
+            Bytes.GetBytes(bytes, buffer);
+            PushSpan(l, buffer);
+        }
+        else l.PushBuffer(Bytes.GetBytes(bytes));
+    }
 
     /// <summary>An error value for people: strings as UTF-8 text, anything else by its type.</summary>
     public string Describe(Lua l, int index)
@@ -380,6 +398,10 @@ internal sealed partial class LuaRuntime : IDisposable
     }
 
     /// <summary>Every native returns values; on an unexpected .NET exception it returns nil, message.</summary>
+    /// <summary>A native that runs its body inside <see cref="Guard"/>. The body's delegate is made
+    /// once, here: a lambda written inside the native would be a new closure at every call.</summary>
+    private LuaFunction Guarded(Func<Lua, int> body) => l => Guard(l, body);
+
     private int Guard(IntPtr l, Func<Lua, int> body)
     {
         Lua state = State(l);
@@ -422,49 +444,49 @@ internal sealed partial class LuaRuntime : IDisposable
 
         // queueEvent(name, hasArgs) -> payload id, or false when the queue was full.
         Native("queueEvent", QueueEvent);
-        Native("startTimer", l => Guard(l, s =>
+        Native("startTimer", Guarded(s =>
         {
             s.PushInteger(_computer.StartTimer(s.ToNumber(1)));
             return 1;
         }));
-        Native("cancelTimer", l => Guard(l, s =>
+        Native("cancelTimer", Guarded(s =>
         {
             if (s.IsInteger(1) || s.IsNumber(1)) _computer.CancelTimer((int)Math.Clamp(s.ToNumber(1), int.MinValue, int.MaxValue));
             return 0;
         }));
-        Native("clock", l => Guard(l, s =>
+        Native("clock", Guarded(s =>
         {
             s.PushNumber(Math.Round(_computer.Clock(), 3));
             return 1;
         }));
-        Native("utcMillis", l => Guard(l, s =>
+        Native("utcMillis", Guarded(s =>
         {
             s.PushInteger(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
             return 1;
         }));
-        Native("localOffsetMillis", l => Guard(l, s =>
+        Native("localOffsetMillis", Guarded(s =>
         {
             s.PushInteger((long)TimeZoneInfo.Local.GetUtcOffset(DateTime.UtcNow).TotalMilliseconds);
             return 1;
         }));
-        Native("expired", l => Guard(l, s =>
+        Native("expired", Guarded(s =>
         {
             if (_computer.Expired() is { } why) s.PushString(why); else s.PushBoolean(false);
             return 1;
         }));
-        Native("write", l => Guard(l, s =>
+        Native("write", Guarded(s =>
         {
             var bytes = s.ToBuffer(1, false);
             if (bytes is not null) _options.Output.Write(Encoding.UTF8.GetString(bytes));
             return 0;
         }));
-        Native("writeError", l => Guard(l, s =>
+        Native("writeError", Guarded(s =>
         {
             var bytes = s.ToBuffer(1, false);
             if (bytes is not null) _computer.SafeWriteError(Encoding.UTF8.GetString(bytes));
             return 0;
         }));
-        Native("readLine", l => Guard(l, s =>
+        Native("readLine", Guarded(s =>
         {
             _options.Output.Flush();
             var line = _options.Input.ReadLine();
@@ -473,7 +495,7 @@ internal sealed partial class LuaRuntime : IDisposable
             return 1;
         }));
         // shutdown(code, reboot)
-        Native("shutdown", l => Guard(l, s =>
+        Native("shutdown", Guarded(s =>
         {
             _computer.RequestShutdown((int)Math.Clamp(s.ToNumber(1), int.MinValue, int.MaxValue), s.ToBoolean(2));
             return 0;

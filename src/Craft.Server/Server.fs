@@ -434,6 +434,16 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
     static let refuse (status: int) (message: string) : unit =
         raise (Microsoft.AspNetCore.Http.BadHttpRequestException(message, status))
 
+    /// Whether the request has no body to read: Kestrel says it cannot have one (a GET without
+    /// Content-Length or Transfer-Encoding), or its Content-Length is 0.
+    static let hasNoBody (request: HttpRequest) =
+        let length = request.ContentLength
+
+        (match request.HttpContext.Features.Get<IHttpRequestBodyDetectionFeature>() with
+         | null -> false
+         | detection -> not detection.CanHaveBody)
+        || (length.HasValue && length.Value = 0L)
+
     /// The body, whole, in a buffer from the shared pool (its array and length). It grows as
     /// bytes arrive: a Content-Length is a claim, not a reason to allocate. Every byte counts
     /// against the buffered-body budget until the request is released.
@@ -441,13 +451,8 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
         task {
             let length = request.ContentLength
 
-            let bodyless =
-                match request.HttpContext.Features.Get<IHttpRequestBodyDetectionFeature>() with
-                | null -> false
-                | detection -> not detection.CanHaveBody
-
             // Most requests (every GET) have no body: no buffer for them.
-            if bodyless || (length.HasValue && length.Value = 0L) then
+            if hasNoBody request then
                 return struct (Array.Empty<byte>(), 0)
             else
                 if length.HasValue && length.Value > options.MaxRequestBodyBytes then
@@ -513,28 +518,45 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
             )
         )
 
-    /// What Kestrel lets through and HTTP forbids (RFC 9110 5.5; RFC 9112 6.1): control bytes in a
-    /// header value, chunked applied twice. (A Content-Length that is not digits is the head
-    /// scanner's: Kestrel shows only the number it parsed.)
-    static let malformedHead (request: HttpRequest) =
+    /// The header lines the script sees (names as sent, repeated headers joined with ", "), and
+    /// whether a value holds what Kestrel lets through and HTTP forbids (RFC 9110 5.5): control
+    /// bytes. One pass over Kestrel's headers, which hands out a boxed enumerator each time.
+    static let headerLines (request: HttpRequest) =
+        let mutable lines = Array.zeroCreate request.Headers.Count
+        let mutable count = 0
         let mutable bad = false
 
-        for KeyValue(_, values) in request.Headers do
-            for value in values do
-                if not (isNull value) && value.AsSpan().IndexOfAny(controls) >= 0 then
-                    bad <- true
+        for KeyValue(name, values) in request.Headers do
+            let value =
+                if values.Count = 1 then
+                    values[0]
+                else
+                    String.Join(", ", values.ToArray())
 
-        if not bad && request.Headers.ContainsKey "Transfer-Encoding" then
-            let chunked =
-                request.Headers["Transfer-Encoding"]
-                |> Seq.collect (fun v -> v.Split ',')
-                |> Seq.filter (fun v -> String.Equals(v.Trim(), "chunked", StringComparison.OrdinalIgnoreCase))
-                |> Seq.length
-
-            if chunked > 1 then
+            if not (isNull value) && value.AsSpan().IndexOfAny(controls) >= 0 then
                 bad <- true
 
-        bad
+            if count = lines.Length then
+                Array.Resize(&lines, count + 4)
+
+            lines[count] <- KeyValuePair(name, value)
+            count <- count + 1
+
+        if count < lines.Length then
+            Array.Resize(&lines, count)
+
+        struct (lines, bad)
+
+    /// Chunked applied twice (RFC 9112 6.1), which Kestrel lets through. (A Content-Length that is
+    /// not digits is the head scanner's: Kestrel shows only the number it parsed.)
+    static let chunkedTwice (request: HttpRequest) =
+        request.Headers.ContainsKey "Transfer-Encoding"
+        && (request.Headers["Transfer-Encoding"]
+            |> Seq.collect (fun v -> v.Split ',')
+            |> Seq.filter (fun v -> String.Equals(v.Trim(), "chunked", StringComparison.OrdinalIgnoreCase))
+            |> Seq.length)
+            >
+            1
 
     /// The target the script sees: as sent, but the path and query of an absolute-form target
     /// (`GET http://host/a?b HTTP/1.1`), which a client sends only to a proxy.
@@ -555,7 +577,7 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
                 elif rest[at] = '?' then "/" + rest.Slice(at).ToString()
                 else rest.Slice(at).ToString()
 
-    let requestOf id port (context: HttpContext) (struct (body: byte array, length: int)) =
+    let requestOf id port (context: HttpContext) headers (struct (body: byte array, length: int)) =
         let request = context.Request
         let raw = context.Features.Get<IHttpRequestFeature>()
 
@@ -564,11 +586,6 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
                 request.Path.Value
             else
                 originForm raw.RawTarget
-
-        let headers =
-            [|
-                for KeyValue(name, values) in request.Headers -> KeyValuePair(name, String.Join(", ", values.ToArray()))
-            |]
 
         let remote = context.Connection.RemoteIpAddress
 
@@ -846,6 +863,46 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
             // Kestrel refuses a head it cannot read a number from: a bad one that got here has one.
             scan.Scanner.IsBadHead index && context.Request.Headers.ContentLength.HasValue
 
+    /// The request's body, or ValueNone when the request was refused (the refusal is written) or
+    /// its client went away. No task for requests without a body (every GET).
+    let receive (context: HttpContext) badHead upgrade : ValueTask<struct (byte array * int) voption> =
+        let none = ValueTask<struct (byte array * int) voption>(ValueNone)
+
+        if badHead then
+            refuseRequest context 400 true
+            none
+        elif upgrade then
+            if validHandshake context.Request then
+                ValueTask<_>(ValueSome(struct (Array.Empty<byte>(), 0)))
+            else
+                // Refused before the computer hears of it: no connect, no close.
+                context.Response.Headers["Sec-WebSocket-Version"] <- "13"
+                refuseRequest context 400 false
+                none
+        elif hasNoBody context.Request then
+            ValueTask<_>(ValueSome(struct (Array.Empty<byte>(), 0)))
+        else
+            ValueTask<struct (byte array * int) voption>(
+                task =
+                    task {
+                        try
+                            let! body = readBody context.Request
+                            return ValueSome body
+                        with
+                        | :? Microsoft.AspNetCore.Http.BadHttpRequestException as e ->
+                            refuseRequest context e.StatusCode true
+                            return ValueNone
+                        | :? Microsoft.AspNetCore.Connections.ConnectionResetException
+                        | :? OperationCanceledException -> return ValueNone // the client went away
+                        | _ when context.RequestAborted.IsCancellationRequested -> return ValueNone
+                        | _ ->
+                            // Kestrel's chunked parser reports some malformed bodies with a
+                            // plain IOException or worse (a chunk size past 2^31): a bad request.
+                            refuseRequest context 400 true
+                            return ValueNone
+                    }
+            )
+
     let handle (port: Port) (gate: Gate) (context: HttpContext) : Task =
         task {
             let badLength = badLength context
@@ -856,42 +913,16 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
                 Interlocked.Increment(&handlers) |> ignore
 
             try
+                let struct (lines, badValue) = headerLines context.Request
+
                 let! body =
-                    task {
-                        if badLength || malformedHead context.Request then
-                            refuseRequest context 400 true
-                            return ValueNone
-                        elif upgrade then
-                            if validHandshake context.Request then
-                                return ValueSome(struct (Array.Empty<byte>(), 0))
-                            else
-                                // Refused before the computer hears of it: no connect, no close.
-                                context.Response.Headers["Sec-WebSocket-Version"] <- "13"
-                                refuseRequest context 400 false
-                                return ValueNone
-                        else
-                            try
-                                let! body = readBody context.Request
-                                return ValueSome body
-                            with
-                            | :? Microsoft.AspNetCore.Http.BadHttpRequestException as e ->
-                                refuseRequest context e.StatusCode true
-                                return ValueNone
-                            | :? Microsoft.AspNetCore.Connections.ConnectionResetException
-                            | :? OperationCanceledException -> return ValueNone // the client went away
-                            | _ when context.RequestAborted.IsCancellationRequested -> return ValueNone
-                            | _ ->
-                                // Kestrel's chunked parser reports some malformed bodies with a
-                                // plain IOException or worse (a chunk size past 2^31): a bad request.
-                                refuseRequest context 400 true
-                                return ValueNone
-                    }
+                    receive context (badLength || badValue || chunkedTwice context.Request) upgrade
 
                 match body with
                 | ValueNone -> ()
                 | ValueSome body ->
                     let id = Interlocked.Increment(&nextRequest)
-                    let request = requestOf id port context body
+                    let request = requestOf id port context lines body
 
                     let p = Pending(request, options.Clock.Invoke())
                     pending[id] <- p
