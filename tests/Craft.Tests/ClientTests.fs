@@ -72,13 +72,19 @@ type Peer(script: string) =
             this.Stop()
             ValueTask.CompletedTask
 
-/// A port nobody listens on.
+/// A port nobody listens on, and nobody can take while the tests run: a socket bound to it that
+/// never listens, so connections to it are refused. (A port probed and let go could be taken by
+/// a server of a test running beside, which answered the "refused" request with a 404.)
+let private closedPortHolder =
+    lazy
+        (let socket =
+            new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)
+
+         socket.Bind(IPEndPoint(IPAddress.Loopback, 0))
+         socket)
+
 let private closedPort () =
-    let probe = new TcpListener(IPAddress.Loopback, 0)
-    probe.Start()
-    let port = (probe.LocalEndpoint :?> IPEndPoint).Port
-    probe.Stop()
-    port
+    (closedPortHolder.Force().LocalEndPoint :?> IPEndPoint).Port
 
 let private allowLoopback =
     [ HttpRule.AllowAddress "127.0.0.1" ] :> Collections.Generic.IReadOnlyList<_>
