@@ -7,13 +7,56 @@ using Microsoft.FSharp.Core;
 
 namespace Craft.Interop;
 
+/// <summary>
+/// Response bytes on their way out: a buffer from the shared pool that grows as the script
+/// writes, given back when the shell has written it to the connection (it disposes it). Bodies
+/// are copied out of Lua once; without the pool, every response's copy was new garbage (64 KiB a
+/// request for a static file), and the computer's thread paid for collecting it.
+/// </summary>
+internal sealed class PooledBody : IDisposable
+{
+    private byte[]? _buffer;
+    private int _length;
+
+    public PooledBody(int capacity) => _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(256, capacity));
+
+    public int Length => _length;
+
+    /// <summary>The bytes written so far.</summary>
+    public ReadOnlyMemory<byte> Written => _buffer.AsMemory(0, _length);
+
+    public void Write(ReadOnlySpan<byte> data)
+    {
+        var buffer = _buffer ?? throw new ObjectDisposedException(nameof(PooledBody));
+        if (data.Length > buffer.Length - _length)
+        {
+            long wanted = Math.Max((long)_length + data.Length, 2L * buffer.Length);
+            if ((long)_length + data.Length > Array.MaxLength) throw new OutOfMemoryException("response body too large");
+            var bigger = ArrayPool<byte>.Shared.Rent((int)Math.Min(wanted, Array.MaxLength));
+            buffer.AsSpan(0, _length).CopyTo(bigger);
+            ArrayPool<byte>.Shared.Return(buffer);
+            _buffer = buffer = bigger;
+        }
+        data.CopyTo(buffer.AsSpan(_length));
+        _length += data.Length;
+    }
+
+    public void Clear() => _length = 0;
+
+    public void Dispose()
+    {
+        var buffer = Interlocked.Exchange(ref _buffer, null);
+        if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
+    }
+}
+
 /// <summary>What a script has built of one response so far. Owned by the computer's thread.</summary>
 internal sealed class ResponseState
 {
     public int Status = 200;
     public string Reason = "";
     public readonly List<KeyValuePair<string, string[]>> Headers = new();
-    public ArrayBufferWriter<byte>? Body;
+    public PooledBody? Body;
     public bool Streaming;
     public bool Closed;
     /// <summary>The script set a status or a header, wrote or flushed: at the deadline it gets what
@@ -45,14 +88,19 @@ internal sealed class ResponseState
         return new ResponseHead(Status, Reason, lines.ToArray());
     }
 
-    /// <summary>What was written so far, handed over without a copy: the buffer now belongs to
-    /// the answer (a later write starts a new one).</summary>
-    public ReadOnlyMemory<byte> TakeBody()
+    /// <summary>What was written so far and its owner (null when nothing was), handed over without
+    /// a copy: the buffer now belongs to the answer (a later write starts a new one).</summary>
+    public (ReadOnlyMemory<byte> Bytes, IDisposable? Owner) TakeBody()
     {
-        if (Body is null || Body.WrittenCount == 0) return ReadOnlyMemory<byte>.Empty;
-        var bytes = Body.WrittenMemory;
+        var body = Body;
         Body = null;
-        return bytes;
+        if (body is null) return (ReadOnlyMemory<byte>.Empty, null);
+        if (body.Length == 0)
+        {
+            body.Dispose();
+            return (ReadOnlyMemory<byte>.Empty, null);
+        }
+        return (body.Written, body);
     }
 }
 
@@ -111,7 +159,8 @@ public sealed partial class Computer
                 if (_responses.TryGetValue(f.request, out var st) && !st.Streaming)
                 {
                     st.Streaming = true;
-                    _shell?.Send(f.request, Outgoing.NewStart(st.Head(complete: false), st.TakeBody()));
+                    var (first, owner) = st.TakeBody();
+                    _shell?.Send(f.request, Outgoing.NewStart(st.Head(complete: false), first, owner));
                 }
                 break;
             case Craft.Effect.Accept a:
@@ -149,20 +198,21 @@ public sealed partial class Computer
         {
             // The script never touched it (its handler failed, or it dropped the event): an error,
             // not an empty success.
-            shell.Send(id, Outgoing.NewComplete(new ResponseHead(500, "", []), ReadOnlyMemory<byte>.Empty));
+            shell.Send(id, Outgoing.NewComplete(new ResponseHead(500, "", []), ReadOnlyMemory<byte>.Empty, null));
         }
         else if (how.IsScripted || how.IsDeadline)
         {
             st ??= new ResponseState();
             if (st.Streaming)
             {
-                var rest = st.TakeBody();
-                if (rest.Length > 0) shell.Send(id, Outgoing.NewChunk(rest));
+                var (rest, owner) = st.TakeBody();
+                if (rest.Length > 0) shell.Send(id, Outgoing.NewChunk(rest, owner));
                 shell.Send(id, Outgoing.End);
             }
             else
             {
-                shell.Send(id, Outgoing.NewComplete(st.Head(complete: true), st.TakeBody()));
+                var (body, owner) = st.TakeBody();
+                shell.Send(id, Outgoing.NewComplete(st.Head(complete: true), body, owner));
             }
         }
         else if (how.IsUpgradeRequired)

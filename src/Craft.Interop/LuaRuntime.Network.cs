@@ -143,13 +143,16 @@ internal sealed partial class LuaRuntime
             st.Touched = true;
             if (st.Streaming)
             {
-                if (data.Length > 0) _computer.ShellIfAny?.Send(id, Craft.Server.Outgoing.NewChunk(data.ToArray()));
+                if (data.Length > 0 && _computer.ShellIfAny is { } shell)
+                {
+                    var chunk = new PooledBody(data.Length);
+                    chunk.Write(data);
+                    shell.Send(id, Craft.Server.Outgoing.NewChunk(chunk.Written, chunk));
+                }
             }
             else
             {
-                var body = st.Body ??= new System.Buffers.ArrayBufferWriter<byte>(Math.Max(16, data.Length));
-                data.CopyTo(body.GetSpan(data.Length));
-                body.Advance(data.Length);
+                (st.Body ??= new PooledBody(data.Length)).Write(data);
             }
             return Ok(s);
         }));

@@ -122,12 +122,14 @@ type ResponseHead =
 /// What the computer tells a waiting request handler.
 [<RequireQualifiedAccess>]
 type Outgoing =
-    /// The whole response.
-    | Complete of head: ResponseHead * body: ReadOnlyMemory<byte>
-    /// Start streaming: the head and the first bytes.
-    | Start of head: ResponseHead * body: ReadOnlyMemory<byte>
-    /// More streamed bytes.
-    | Chunk of body: ReadOnlyMemory<byte>
+    /// The whole response. `owner`, when not null, holds the body's memory: the shell disposes
+    /// it once the bytes are written (or the client is gone), so that the body's buffer can come
+    /// from a pool.
+    | Complete of head: ResponseHead * body: ReadOnlyMemory<byte> * owner: IDisposable
+    /// Start streaming: the head and the first bytes (`owner` as in `Complete`).
+    | Start of head: ResponseHead * body: ReadOnlyMemory<byte> * owner: IDisposable
+    /// More streamed bytes (`owner` as in `Complete`).
+    | Chunk of body: ReadOnlyMemory<byte> * owner: IDisposable
     /// The streamed response is complete.
     | End
     /// 503 with Retry-After.
@@ -736,6 +738,11 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
                     at <- at + n
         }
 
+    /// Gives a written body's memory back to its owner, if it has one.
+    static let giveBack (owner: IDisposable) =
+        if not (isNull owner) then
+            owner.Dispose()
+
     let respond (context: HttpContext) (answers: Pending) =
         task {
             let response = context.Response
@@ -743,36 +750,46 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
 
             try
                 match first with
-                | Outgoing.Complete(head, body) ->
-                    writeHead response head
+                | Outgoing.Complete(head, body, owner) ->
+                    try
+                        writeHead response head
 
-                    if noBody context head.Status then
-                        if HttpMethods.IsHead context.Request.Method then
+                        if noBody context head.Status then
+                            if HttpMethods.IsHead context.Request.Method then
+                                response.ContentLength <- int64 body.Length
+                        else
                             response.ContentLength <- int64 body.Length
-                    else
-                        response.ContentLength <- int64 body.Length
 
-                        if body.Length > 0 then
-                            do! writeBody response body
+                            if body.Length > 0 then
+                                do! writeBody response body
+                    finally
+                        giveBack owner
 
                     log context head.Status
-                | Outgoing.Start(head, body) ->
-                    writeHead response head
-                    do! response.StartAsync()
+                | Outgoing.Start(head, body, owner) ->
                     let skip = noBody context head.Status
 
-                    if body.Length > 0 && not skip then
-                        do! writeBody response body
+                    try
+                        writeHead response head
+                        do! response.StartAsync()
+
+                        if body.Length > 0 && not skip then
+                            do! writeBody response body
+                    finally
+                        giveBack owner
 
                     do! response.Body.FlushAsync()
                     let mutable streaming = true
 
                     while streaming do
                         match! answers.Read() with
-                        | Outgoing.Chunk body when not skip ->
-                            do! writeBody response body
-                            do! response.Body.FlushAsync()
-                        | Outgoing.Chunk _ -> ()
+                        | Outgoing.Chunk(body, owner) ->
+                            try
+                                if not skip then
+                                    do! writeBody response body
+                                    do! response.Body.FlushAsync()
+                            finally
+                                giveBack owner
                         | _ -> streaming <- false
 
                     log context head.Status
