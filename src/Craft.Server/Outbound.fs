@@ -532,7 +532,7 @@ type Outbound(options: OutboundOptions, post: Action<Input>) =
 
     member _.ResumeReading(client: ClientId) =
         match sockets.TryGetValue client with
-        | true, struct (c, _) -> c.Resume.Release() |> ignore
+        | true, struct (c, _) -> c.Resume.Release()
         | _ -> ()
 
     /// Cancels every request and check, and aborts every client WebSocket still open (the core
@@ -568,7 +568,7 @@ type Outbound(options: OutboundOptions, post: Action<Input>) =
                 with _ ->
                     ()
 
-                c.Resume.Release() |> ignore
+                c.Resume.Release()
 
             invoker.Dispose()
             handler.Dispose()

@@ -1141,7 +1141,7 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
 
     member _.ResumeReading(client: ClientId) =
         match clients.TryGetValue client with
-        | true, c -> c.Resume.Release() |> ignore
+        | true, c -> c.Resume.Release()
         | _ -> ()
 
     /// Stops every server. Whatever still waits is answered 503 first, and the servers stop

@@ -8,16 +8,65 @@ open System.Net.WebSockets
 open System.Threading
 open System.Threading.Channels
 open System.Threading.Tasks
+open System.Threading.Tasks.Sources
 open Craft
+
+/// A counting signal with one waiter, woken on the thread that releases it: the computer's
+/// thread lets a client's reader go on with no hop to the thread pool (the reader only starts
+/// its next receive, which waits for bytes, before it gives the thread back).
+[<Sealed>]
+type ResumeSignal() =
+    let mutable count = 0
+    let mutable waiting = false
+
+    [<DefaultValue>]
+    val mutable private Source: ManualResetValueTaskSourceCore<bool>
+
+    /// Lets the waiter (or the next wait) go on once.
+    member this.Release() =
+        let wake =
+            lock this (fun () ->
+                if waiting then
+                    waiting <- false
+                    true
+                else
+                    count <- count + 1
+                    false)
+
+        if wake then
+            this.Source.SetResult true
+
+    /// Waits for a release (at once if one is owed).
+    member this.WaitAsync() : ValueTask =
+        lock this (fun () ->
+            if count > 0 then
+                count <- count - 1
+                ValueTask.CompletedTask
+            else
+                this.Source.Reset()
+                waiting <- true
+                ValueTask(this, this.Source.Version))
+
+    interface IValueTaskSource with
+        member this.GetResult(token) = this.Source.GetResult token |> ignore
+        member this.GetStatus(token) = this.Source.GetStatus token
+
+        member this.OnCompleted(continuation, state, token, flags) =
+            this.Source.OnCompleted(continuation, state, token, flags)
 
 /// One WebSocket connection. Created by the computer when it accepts the upgrade (so that the
 /// script may send at once); the handler attaches the socket once the handshake is done.
 [<AllowNullLiteral>]
 type WebSocketClient(id: ClientId) =
+    // The sender continues on the thread that queued (the computer's, almost always): a message
+    // to an idle connection goes out without a hop to the thread pool; a send that has to wait
+    // for the connection gives the thread back at once.
     let sends =
-        Channel.CreateUnbounded<struct (byte array * bool * int * string)>(UnboundedChannelOptions(SingleReader = true))
+        Channel.CreateUnbounded<struct (byte array * bool * int * string)>(
+            UnboundedChannelOptions(SingleReader = true, AllowSynchronousContinuations = true)
+        )
 
-    let resume = new SemaphoreSlim(0)
+    let resume = ResumeSignal()
     member _.Id = id
     /// Messages and the close to send, in order (close: code > 0).
     member _.Sends = sends
@@ -240,11 +289,11 @@ module WebSocketPump =
                     | null -> ()
                     | socket -> socket.Abort()
 
-                    c.Resume.Release() |> ignore
+                    c.Resume.Release()
             else
                 c.Sends.Writer.TryWrite(struct (data, binary, 0, null)) |> ignore
 
     /// Queues the close frame; the reader stops waiting.
     let close (c: WebSocketClient) (code: int) (reason: string) =
         c.Sends.Writer.TryWrite(struct (null, false, code, reason)) |> ignore
-        c.Resume.Release() |> ignore
+        c.Resume.Release()
