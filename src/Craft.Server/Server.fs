@@ -722,31 +722,33 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
     /// Writes a body in slices, each flushed before the next: Kestrel copies what it is given
     /// into its own buffers, so one big write to a client that reads slowly would hold a second
     /// copy of the whole body; slices keep that to one slice per connection.
-    let writeBody (response: HttpResponse) (body: ReadOnlyMemory<byte>) =
-        task {
-            let slice = 64 * 1024
+    let writeBody (response: HttpResponse) (body: ReadOnlyMemory<byte>) : ValueTask =
+        let slice = 64 * 1024
 
-            if body.Length <= slice then
-                do! response.Body.WriteAsync(body)
-            else
-                let mutable at = 0
+        if body.Length <= slice then
+            response.Body.WriteAsync(body)
+        else
+            ValueTask(
+                task {
+                    let mutable at = 0
 
-                while at < body.Length do
-                    let n = min slice (body.Length - at)
-                    do! response.Body.WriteAsync(body.Slice(at, n))
-                    do! response.Body.FlushAsync()
-                    at <- at + n
-        }
+                    while at < body.Length do
+                        let n = min slice (body.Length - at)
+                        do! response.Body.WriteAsync(body.Slice(at, n))
+                        do! response.Body.FlushAsync()
+                        at <- at + n
+                }
+            )
 
     /// Gives a written body's memory back to its owner, if it has one.
     static let giveBack (owner: IDisposable) =
         if not (isNull owner) then
             owner.Dispose()
 
-    let respond (context: HttpContext) (answers: Pending) =
+    /// Writes an answer the computer gave (`first`, and what follows it for a stream).
+    let respondWith (context: HttpContext) (answers: Pending) (first: Outgoing) : Task =
         task {
             let response = context.Response
-            let! first = answers.Read()
 
             try
                 match first with
@@ -920,56 +922,158 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
                     }
             )
 
-    let handle (port: Port) (gate: Gate) (context: HttpContext) : Task =
-        task {
-            let badLength = badLength context
-            let upgrade = isWebSocketRequest context
+    /// Writes the answer to a request, then `finish`es it with what the writing came to. A whole
+    /// response Kestrel takes at once (the usual case: a body that fits its buffers) is written
+    /// right here: no task, no state machine. Anything else goes through `respondWith`.
+    let answer (context: HttpContext) (answers: Pending) (first: Outgoing) (finish: Task -> unit) =
+        let later (work: Task) =
+            work.ContinueWith(Action<Task>(finish), TaskContinuationOptions.ExecuteSynchronously)
+            |> ignore
 
-            // Plain requests are counted until their answer is written: shutdown waits for them.
-            if not upgrade then
-                Interlocked.Increment(&handlers) |> ignore
+        match first with
+        | Outgoing.Complete(head, body, owner) ->
+            let response = context.Response
 
+            let write =
+                try
+                    writeHead response head
+
+                    if noBody context head.Status then
+                        if HttpMethods.IsHead context.Request.Method then
+                            response.ContentLength <- int64 body.Length
+
+                        ValueTask.CompletedTask
+                    else
+                        response.ContentLength <- int64 body.Length
+
+                        if body.Length > 0 then
+                            writeBody response body
+                        else
+                            ValueTask.CompletedTask
+                with e ->
+                    ValueTask(Task.FromException e)
+
+            if write.IsCompletedSuccessfully then
+                giveBack owner
+                log context head.Status
+                finish Task.CompletedTask
+            else
+                later (
+                    task {
+                        try
+                            try
+                                do! write
+                                log context head.Status
+                            with
+                            | :? OperationCanceledException
+                            | :? IOException
+                            | :? Microsoft.AspNetCore.Connections.ConnectionResetException -> () // the client went away
+                        finally
+                            giveBack owner
+                    }
+                )
+        | _ -> later (respondWith context answers first)
+
+    /// Hands a read request to the computer and answers it with what comes back. `ended` runs
+    /// once, when the answer is written (or could not be).
+    let serve port (gate: Gate) (context: HttpContext) upgrade lines body (ended: unit -> unit) : Task =
+        let id = Interlocked.Increment(&nextRequest)
+        let request = requestOf id port context lines body
+        let p = Pending(request, options.Clock.Invoke())
+        pending[id] <- p
+        // Kestrel's own continuation runs where this completes: on the computer's thread for a
+        // whole response, which then ends the request there too.
+        let completion = TaskCompletionSource()
+        let mutable finished = 0
+
+        let finish (work: Task) =
+            if Interlocked.Exchange(&finished, 1) = 0 then
+                pending.TryRemove(id) |> ignore
+                request.Release()
+                ended ()
+
+                if work.IsFaulted then
+                    completion.TrySetException(work.Exception.InnerExceptions) |> ignore
+                else
+                    completion.TrySetResult() |> ignore
+
+        let answerWith (first: Outgoing) =
             try
-                let struct (lines, badValue) = headerLines context.Request
+                answer context p first finish
+            with e ->
+                finish (Task.FromException e)
 
-                let! body =
-                    receive context (badLength || badValue || chunkedTwice context.Request) upgrade
+        try
+            let routed =
+                lock gate (fun () ->
+                    if closed || gate.Released then
+                        false
+                    elif Interlocked.Increment(&unseen) > Volatile.Read(&room) then
+                        // The computer has no room for it: it would only wait to be refused.
+                        Interlocked.Decrement(&unseen) |> ignore
+                        false
+                    else
+                        posted.Enqueue p
+                        post (Input.RequestArrived(id, port, upgrade, p.Arrived))
+                        true)
 
-                match body with
-                | ValueNone -> ()
-                | ValueSome body ->
-                    let id = Interlocked.Increment(&nextRequest)
-                    let request = requestOf id port context lines body
+            if not routed then
+                Volatile.Write(&p.Claim, 2)
+                p.Write Outgoing.Unavailable
 
-                    let p = Pending(request, options.Clock.Invoke())
-                    pending[id] <- p
+            let first = p.Read().GetAwaiter()
+
+            if first.IsCompleted then
+                answerWith (first.GetResult())
+            else
+                first.OnCompleted(fun () -> answerWith (first.GetResult()))
+        with e ->
+            finish (Task.FromException e)
+
+        completion.Task
+
+    let handle (port: Port) (gate: Gate) (context: HttpContext) : Task =
+        let badLength = badLength context
+        let upgrade = isWebSocketRequest context
+
+        // Plain requests are counted until their answer is written: shutdown waits for them.
+        if not upgrade then
+            Interlocked.Increment(&handlers) |> ignore
+
+        let ended () =
+            if not upgrade then
+                Interlocked.Decrement(&handlers) |> ignore
+
+        try
+            let struct (lines, badValue) = headerLines context.Request
+
+            let body =
+                receive context (badLength || badValue || chunkedTwice context.Request) upgrade
+
+            // Without a body (every GET) the request goes to the computer at once: no task.
+            if body.IsCompletedSuccessfully then
+                match body.Result with
+                | ValueNone ->
+                    ended ()
+                    Task.CompletedTask
+                | ValueSome body -> serve port gate context upgrade lines body ended
+            else
+                task {
+                    let mutable serving = false
 
                     try
-                        let routed =
-                            lock gate (fun () ->
-                                if closed || gate.Released then
-                                    false
-                                elif Interlocked.Increment(&unseen) > Volatile.Read(&room) then
-                                    // The computer has no room for it: it would only wait to be refused.
-                                    Interlocked.Decrement(&unseen) |> ignore
-                                    false
-                                else
-                                    posted.Enqueue p
-                                    post (Input.RequestArrived(id, port, upgrade, p.Arrived))
-                                    true)
-
-                        if not routed then
-                            Volatile.Write(&p.Claim, 2)
-                            p.Write Outgoing.Unavailable
-
-                        do! respond context p
+                        match! body with
+                        | ValueNone -> ()
+                        | ValueSome body ->
+                            serving <- true
+                            do! serve port gate context upgrade lines body ended
                     finally
-                        pending.TryRemove(id) |> ignore
-                        request.Release()
-            finally
-                if not upgrade then
-                    Interlocked.Decrement(&handlers) |> ignore
-        }
+                        if not serving then
+                            ended ()
+                }
+        with _ ->
+            ended ()
+            reraise ()
 
     /// Connections past the limit are closed as soon as they are accepted, before they cost more
     /// than the moment: the process never runs out of file descriptors because of its peers.
