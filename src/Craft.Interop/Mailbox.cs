@@ -22,8 +22,11 @@ internal sealed class Mailbox
     public void Post(Craft.Input input)
     {
         _queue.Enqueue(input);
-        // The enqueue is a full fence, and so is the reader's write of _sleeping: either the
-        // reader sees this input before it sleeps, or this sees it sleeping and wakes it.
+        // A full fence between publishing the input and reading _sleeping (the queue's own
+        // publication is a release write, which a later read may pass), as between the reader's
+        // write of _sleeping and its look at the queue: either the reader sees this input before
+        // it sleeps, or this sees it sleeping and wakes it.
+        Interlocked.MemoryBarrier();
         if (Volatile.Read(ref _sleeping) == 1)
             lock (_gate) Monitor.Pulse(_gate);
     }
