@@ -144,6 +144,9 @@ module Fifo =
 
     let toList q = q.Front @ List.rev q.Back
 
+    let contains x q =
+        List.contains x q.Front || List.contains x q.Back
+
     let filter keep q =
         let kept = toList q |> List.filter keep
 
@@ -700,7 +703,7 @@ module Core =
         let known =
             Set.contains id s.Fetching
             || Set.contains id s.Checking
-            || Fifo.toList s.FetchWaiting |> List.contains id
+            || Fifo.contains id s.FetchWaiting
 
         if s.Stopped then
             s, Effect.AbandonFetch id :: fx

@@ -155,6 +155,8 @@ module Fifo =
     /// dequeues once per event and should not allocate for the answer itself.
     val tryDequeue: Fifo<'T> -> struct ('T * Fifo<'T>) voption
     val toList: Fifo<'T> -> 'T list
+    /// Whether the queue holds the element (no list built).
+    val contains: 'T -> Fifo<'T> -> bool when 'T: equality
     val filter: ('T -> bool) -> Fifo<'T> -> Fifo<'T>
 
 /// Something scheduled in time.

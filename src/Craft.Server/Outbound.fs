@@ -84,7 +84,11 @@ exception OutboundFailure of string
 
 type Outbound(options: OutboundOptions, post: Action<Input>) =
     let post (input: Input) = post.Invoke input
-    let running = ConcurrentDictionary<FetchId, CancellationTokenSource>()
+    // Fetches under way: their cancellation, and when they time out (Environment.TickCount64;
+    // 0: never).
+    let running =
+        ConcurrentDictionary<FetchId, struct (CancellationTokenSource * int64)>()
+
     let outcomes = ConcurrentDictionary<FetchId, FetchOutcome>()
 
     let sockets =
@@ -365,14 +369,41 @@ type Outbound(options: OutboundOptions, post: Action<Input>) =
                 return outcome.Value
         }
 
+    /// Cancels the fetches past their timeout. One sweep every 100 ms rather than a timer per
+    /// fetch: creating and dropping a timer per request took the timer queue's lock each time,
+    /// and the computer's thread waited on it.
+    let expire () =
+        let now = Environment.TickCount64
+
+        for KeyValue(_, struct (cts, deadline)) in running do
+            if deadline <> 0L && now >= deadline then
+                try
+                    cts.Cancel()
+                with _ ->
+                    ()
+
+    let mutable sweeper: Timer = null
+
     /// Runs `work` for fetch `id` under its timeout and its abandonment; reports the outcome.
     let run (id: FetchId) (timeout: TimeSpan) (work: CancellationToken -> Task<FetchOutcome>) =
         let cts = new CancellationTokenSource()
 
-        if running.TryAdd(id, cts) then
+        let deadline =
             if timeout > TimeSpan.Zero then
-                cts.CancelAfter timeout
+                Environment.TickCount64 + max 1L (int64 (ceil timeout.TotalMilliseconds))
+            else
+                0L
 
+        if deadline <> 0L && isNull (Volatile.Read(&sweeper)) then
+            let timer =
+                new Timer((fun _ -> expire ()), null, Timeout.Infinite, Timeout.Infinite)
+
+            if isNull (Interlocked.CompareExchange(&sweeper, timer, null)) then
+                timer.Change(100, 100) |> ignore
+            else
+                timer.Dispose()
+
+        if running.TryAdd(id, struct (cts, deadline)) then
             task {
                 let! outcome =
                     task {
@@ -414,7 +445,7 @@ type Outbound(options: OutboundOptions, post: Action<Input>) =
     /// Forgets a fetch: cancels it if it runs, drops its outcome if it has one.
     member _.Abandon(id: FetchId) =
         match running.TryRemove id with
-        | true, cts ->
+        | true, struct (cts, _) ->
             try
                 cts.Cancel()
             with _ ->
@@ -541,9 +572,13 @@ type Outbound(options: OutboundOptions, post: Action<Input>) =
         if not disposed then
             disposed <- true
 
+            match Interlocked.Exchange(&sweeper, null) with
+            | null -> ()
+            | timer -> timer.Dispose()
+
             for KeyValue(id, _) in running do
                 match running.TryRemove id with
-                | true, cts ->
+                | true, struct (cts, _) ->
                     try
                         cts.Cancel()
                     with _ ->
