@@ -745,6 +745,24 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
         if not (isNull owner) then
             owner.Dispose()
 
+    /// Writes a whole response: its head, and its body (whose write may still be running).
+    let writeComplete (context: HttpContext) (head: ResponseHead) (body: ReadOnlyMemory<byte>) : ValueTask =
+        let response = context.Response
+        writeHead response head
+
+        if noBody context head.Status then
+            if HttpMethods.IsHead context.Request.Method then
+                response.ContentLength <- int64 body.Length
+
+            ValueTask.CompletedTask
+        else
+            response.ContentLength <- int64 body.Length
+
+            if body.Length > 0 then
+                writeBody response body
+            else
+                ValueTask.CompletedTask
+
     /// Writes an answer the computer gave (`first`, and what follows it for a stream).
     let respondWith (context: HttpContext) (answers: Pending) (first: Outgoing) : Task =
         task {
@@ -754,16 +772,7 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
                 match first with
                 | Outgoing.Complete(head, body, owner) ->
                     try
-                        writeHead response head
-
-                        if noBody context head.Status then
-                            if HttpMethods.IsHead context.Request.Method then
-                                response.ContentLength <- int64 body.Length
-                        else
-                            response.ContentLength <- int64 body.Length
-
-                            if body.Length > 0 then
-                                do! writeBody response body
+                        do! writeComplete context head body
                     finally
                         giveBack owner
 
@@ -932,24 +941,9 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
 
         match first with
         | Outgoing.Complete(head, body, owner) ->
-            let response = context.Response
-
             let write =
                 try
-                    writeHead response head
-
-                    if noBody context head.Status then
-                        if HttpMethods.IsHead context.Request.Method then
-                            response.ContentLength <- int64 body.Length
-
-                        ValueTask.CompletedTask
-                    else
-                        response.ContentLength <- int64 body.Length
-
-                        if body.Length > 0 then
-                            writeBody response body
-                        else
-                            ValueTask.CompletedTask
+                    writeComplete context head body
                 with e ->
                     ValueTask(Task.FromException e)
 
