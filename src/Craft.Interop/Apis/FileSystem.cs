@@ -57,14 +57,8 @@ internal sealed class FileSystem : IDisposable
     /// <summary>Pushes the table of fs natives onto <paramref name="l"/>'s stack.</summary>
     public void Push(Lua l)
     {
-        l.NewTable();
-        void Add(string name, Func<Lua, int> body)
-        {
-            LuaFunction f = p => Call(p, body);
-            _natives.Add(f);
-            l.PushCFunction(f);
-            l.SetField(-2, name);
-        }
+        var table = NativeTable.Push(l, _natives);
+        void Add(string name, Func<Lua, int> body) => table.Add(name, p => Call(p, body));
 
         Add("sanitize", s =>
         {

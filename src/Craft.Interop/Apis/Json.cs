@@ -55,13 +55,8 @@ internal sealed unsafe class Json
     /// <summary>Pushes the table of JSON natives onto <paramref name="l"/>'s stack.</summary>
     public void Push(Lua l)
     {
-        l.NewTable();
-        void Add(string name, LuaFunction f)
-        {
-            _natives.Add(f);
-            l.PushCFunction(f);
-            l.SetField(-2, name);
-        }
+        var table = NativeTable.Push(l, _natives);
+        void Add(string name, LuaFunction f) => table.Add(name, f);
 
         Add("serialize", Serialize);
         Add("parse", Parse);

@@ -64,14 +64,8 @@ internal sealed class Peripherals
     /// value to Lua as QueueEvent does.</summary>
     public void Push(Lua l, Action<Lua, object?> push)
     {
-        l.NewTable();
-        void Add(string name, Func<Lua, int> body)
-        {
-            LuaFunction f = p => Call(p, body);
-            _natives.Add(f);
-            l.PushCFunction(f);
-            l.SetField(-2, name);
-        }
+        var table = NativeTable.Push(l, _natives);
+        void Add(string name, Func<Lua, int> body) => table.Add(name, p => Call(p, body));
 
         Add("names", s =>
         {
