@@ -369,6 +369,19 @@ type Outbound(options: OutboundOptions, post: Action<Input>) =
                 return outcome.Value
         }
 
+    /// Cancels a fetch's work; one already finished (its source disposed) has nothing to cancel.
+    static let cancel (cts: CancellationTokenSource) =
+        try
+            cts.Cancel()
+        with _ ->
+            ()
+
+    /// Stops fetch `id` if it runs: it will report no outcome.
+    let stopRunning (id: FetchId) =
+        match running.TryRemove id with
+        | true, struct (cts, _) -> cancel cts
+        | _ -> ()
+
     /// Cancels the fetches past their timeout. One sweep every 100 ms rather than a timer per
     /// fetch: creating and dropping a timer per request took the timer queue's lock each time,
     /// and the computer's thread waited on it.
@@ -377,10 +390,7 @@ type Outbound(options: OutboundOptions, post: Action<Input>) =
 
         for KeyValue(_, struct (cts, deadline)) in running do
             if deadline <> 0L && now >= deadline then
-                try
-                    cts.Cancel()
-                with _ ->
-                    ()
+                cancel cts
 
     let mutable sweeper: Timer = null
 
@@ -444,14 +454,7 @@ type Outbound(options: OutboundOptions, post: Action<Input>) =
 
     /// Forgets a fetch: cancels it if it runs, drops its outcome if it has one.
     member _.Abandon(id: FetchId) =
-        match running.TryRemove id with
-        | true, struct (cts, _) ->
-            try
-                cts.Cancel()
-            with _ ->
-                ()
-        | _ -> ()
-
+        stopRunning id
         outcomes.TryRemove id |> ignore
 
     /// Opens a client WebSocket; `SocketConnected` or `SocketFailed` follows, then its messages
@@ -577,13 +580,7 @@ type Outbound(options: OutboundOptions, post: Action<Input>) =
             | timer -> timer.Dispose()
 
             for KeyValue(id, _) in running do
-                match running.TryRemove id with
-                | true, struct (cts, _) ->
-                    try
-                        cts.Cancel()
-                    with _ ->
-                        ()
-                | _ -> ()
+                stopRunning id
 
             outcomes.Clear()
 
