@@ -1,8 +1,9 @@
 /// textutils' native JSON writer and reader (src/Craft.Interop/Apis/Json.cs) against the Lua ones
 /// (textutils.lua, kept as the reference): a differential fuzzer over generated Lua values,
 /// options, valid JSON documents and broken ones. Both run in one Lua state, on the same values:
-/// the same text or the same error, the same parsed values (types, integer or float, the order
-/// `pairs` walks tables) or the same message.
+/// the same text or the same error, the same parsed values (types, integer or float, every key
+/// and value; not the order `pairs` walks a parsed table, which Lua leaves unspecified: the native
+/// reader makes each table at its final size) or the same message.
 module Craft.Tests.JsonTests
 
 open System
@@ -19,8 +20,8 @@ let private helpers =
     T, R, N = ...
     local EA, NULL = T.empty_json_array, T.json_null
 
-    -- A value's full shape: types, integer or float (and the float's bits), string bytes, and
-    -- the order pairs walks each table.
+    -- A value's full shape: types, integer or float (and the float's bits), string bytes, every
+    -- key and value of each table (sorted: the order pairs walks is not part of the value).
     local function dump(v)
         local t = type(v)
         if t == "table" then
@@ -28,6 +29,7 @@ let private helpers =
             if v == NULL then return "<null>" end
             local parts = {}
             for k, x in pairs(v) do parts[#parts + 1] = dump(k) .. "=" .. dump(x) end
+            table.sort(parts)
             return "{" .. table.concat(parts, ",") .. "}"
         elseif t == "number" then
             if math.type(v) == "integer" then return "i" .. v end
@@ -690,12 +692,15 @@ let rec private docGen depth : Gen<byte array> =
                     | _ -> spaced0 |> List.reduce (fun a b -> Array.concat [ a; ","B; b ])
             }
 
+        // Mostly a few members; now and then more than the native reader's batch of 32.
+        let members = Gen.frequency [ 12, Gen.choose (0, 5); 1, Gen.choose (30, 70) ]
+
         Gen.frequency
             [
                 3, scalar
                 2,
                 gen {
-                    let! n = Gen.choose (0, 5)
+                    let! n = members
                     let! items = Gen.listOfLength n inner
                     let! prefix = Gen.elements [ ""; ""; ""; "I;"; "B;"; "L; " ]
                     let! body = joined items
@@ -703,7 +708,7 @@ let rec private docGen depth : Gen<byte array> =
                 }
                 2,
                 gen {
-                    let! n = Gen.choose (0, 5)
+                    let! n = members
 
                     let! members =
                         Gen.listOfLength
@@ -829,6 +834,25 @@ let tests =
                 Expect.isTrue
                     (decided "return T.serializeJSON(1e13 + 0.5) == R.serializeJSON(1e13 + 0.5)")
                     "the tie, through Lua"
+
+                // Tables made at their size in batches of 32: a key repeated across batches keeps
+                // its last value, nulls keep their places, and 100 entries all arrive.
+                let keys m =
+                    [ for i in 1..100 -> $"\"k{i % m}\":{i}" ]
+
+                let items = [ for i in 1..100 -> if i % 7 = 0 then "null" else string i ]
+
+                for doc in
+                    [
+                        "{" + String.Join(",", keys 40) + "}"
+                        "{" + String.Join(",", keys 10) + "}"
+                        "[" + String.Join(",", items) + "]"
+                        "[" + String.Join(",", items @ items) + "]"
+                    ] do
+                    for options in [ RNone; RTable(None, Some true, None) ] do
+                        let same, decided, a, b = checkRead host (Encoding.UTF8.GetBytes doc) options
+                        Expect.isTrue decided $"decided natively: {doc}"
+                        Expect.isTrue same $"native:\n{a}\nLua:\n{b}"
 
                 // The fuzzers below exercise the native code, not mostly the fallback.
                 let values = Gen.sampleWithSize 30 400 (Gen.zip sizedValue writeOptionsGen)

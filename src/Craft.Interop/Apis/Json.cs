@@ -93,6 +93,7 @@ internal sealed unsafe class Json
     [DllImport(Lib, CallingConvention = CallingConvention.Cdecl), SuppressGCTransition] private static extern void lua_pushnumber(IntPtr l, double n);
     [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] private static extern IntPtr lua_pushlstring(IntPtr l, byte* s, UIntPtr len);
     [DllImport(Lib, CallingConvention = CallingConvention.Cdecl), SuppressGCTransition] private static extern void lua_pushvalue(IntPtr l, int idx);
+    [DllImport(Lib, CallingConvention = CallingConvention.Cdecl), SuppressGCTransition] private static extern void lua_copy(IntPtr l, int from, int to);
 
     private static void PushBytes(IntPtr l, ReadOnlySpan<byte> bytes)
     {
@@ -968,11 +969,6 @@ internal sealed unsafe class Json
             return true;
         }
 
-        private readonly void Room()
-        {
-            if (lua_checkstack(_l, 4) == 0) throw Undecide;
-        }
-
         /// <summary>Reads an object key at <paramref name="pos"/> (not whitespace) and pushes it;
         /// returns the position of the value after the ':'.</summary>
         private int Key(int pos)
@@ -998,24 +994,78 @@ internal sealed unsafe class Json
             return Skip(pos + 1);
         }
 
+        // Members wait on the stack, up to Batch of them, so that a table is made at its final
+        // size instead of growing (a rehash at every power of two); larger ones grow by batches.
+        // The table is set in document order, so a repeated key keeps its last value.
+        private const int Batch = 32;
+
+        /// <summary>Moves the <paramref name="pending"/> entries above <paramref name="slot"/>
+        /// (key and value pairs for an object, values for an array) into the table at
+        /// <paramref name="slot"/>, making it on first use with room for them.</summary>
+        private readonly void Flush(int slot, bool isObject, int pending, ref long n, ref bool made)
+        {
+            if (!made)
+            {
+                lua_createtable(_l, isObject ? 0 : pending, isObject ? pending : 0);
+                lua_copy(_l, -1, slot);
+                lua_settop(_l, -2);
+                made = true;
+            }
+            int first = slot + 1;
+            if (isObject)
+            {
+                for (int i = 0; i < pending; i++)
+                {
+                    lua_pushvalue(_l, first + 2 * i);
+                    lua_pushvalue(_l, first + 2 * i + 1);
+                    lua_rawset(_l, slot);
+                }
+            }
+            else
+            {
+                for (int i = 0; i < pending; i++)
+                {
+                    lua_pushvalue(_l, first + i);
+                    lua_rawseti(_l, slot, n + i + 1);
+                }
+                n += pending;
+            }
+            lua_settop(_l, slot);
+        }
+
         private int Object(int pos, int depth)
         {
             if (depth > MaxDepth) throw Undecide;
-            Room();
-            lua_createtable(_l, 0, 0);
-            int obj = lua_gettop(_l);
+            if (lua_checkstack(_l, 2 * Batch + 4) == 0) throw Undecide;
             pos = Skip(pos + 1);
             int c = At(pos);
-            if (c == '}') return pos + 1;
+            if (c == '}')
+            {
+                lua_createtable(_l, 0, 0);
+                return pos + 1;
+            }
             if (c < 0) throw Fail(pos, "Unexpected end of input, expected '}'.");
+            lua_pushnil(_l);
+            int slot = lua_gettop(_l);
+            bool made = false;
+            long unused = 0;
+            int pending = 0;
             pos = Key(pos);
             while (true)
             {
                 pos = Value(pos, depth);
-                lua_rawset(_l, obj);
+                if (++pending == Batch)
+                {
+                    Flush(slot, true, pending, ref unused, ref made);
+                    pending = 0;
+                }
                 int after = Skip(pos);
                 int sep = At(after);
-                if (sep == '}') return after + 1;
+                if (sep == '}')
+                {
+                    Flush(slot, true, pending, ref unused, ref made);
+                    return after + 1;
+                }
                 if (sep != ',') throw FailExpected(after, "',' or '}'");
                 pos = Key(Skip(after + 1));
             }
@@ -1024,7 +1074,7 @@ internal sealed unsafe class Json
         private int Array(int pos, int depth)
         {
             if (depth > MaxDepth) throw Undecide;
-            Room();
+            if (lua_checkstack(_l, Batch + 4) == 0) throw Undecide;
             pos = Skip(pos + 1);
             int c = At(pos);
             if (Nbt && c is 'I' or 'L' or 'B' && At(pos + 1) == ';')
@@ -1038,19 +1088,28 @@ internal sealed unsafe class Json
                 if (ParseEmpty) lua_pushvalue(_l, 5); else lua_createtable(_l, 0, 0);
                 return pos + 1;
             }
-            lua_createtable(_l, 0, 0);
-            int arr = lua_gettop(_l);
+            lua_pushnil(_l);
+            int slot = lua_gettop(_l);
+            bool made = false;
             long n = 0;
+            int pending = 0;
             while (true)
             {
-                n++;
                 pos = Value(pos, depth);
-                lua_rawseti(_l, arr, n);
+                if (++pending == Batch)
+                {
+                    Flush(slot, false, pending, ref n, ref made);
+                    pending = 0;
+                }
                 int after = Skip(pos);
                 int sep = At(after);
                 if (sep != ',' && sep != ']') throw FailExpected(after, "',' or ']'");
                 pos = Skip(after + 1);
-                if (sep == ']') return pos;
+                if (sep == ']')
+                {
+                    Flush(slot, false, pending, ref n, ref made);
+                    return pos;
+                }
             }
         }
     }
