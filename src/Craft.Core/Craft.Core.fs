@@ -106,41 +106,43 @@ type private EmptyFifo<'T>() =
 module Fifo =
     let empty<'T> : Fifo<'T> = EmptyFifo<'T>.Value
 
+    // The front list is empty only when the queue is: the first element is always at hand.
     let enqueue x q =
-        { q with
-            Back = x :: q.Back
-            Length = q.Length + 1
-        }
+        if q.Length = 0 then
+            { Front = [ x ]; Back = []; Length = 1 }
+        else
+            { q with
+                Back = x :: q.Back
+                Length = q.Length + 1
+            }
 
     let tryDequeue q =
-        if q.Length = 1 then
-            // The common case on the event path: no list to reverse, no new queue.
-            match q.Front, q.Back with
-            | x :: _, _
-            | [], x :: _ -> ValueSome(struct (x, empty))
-            | [], [] -> ValueNone
-        else
-            match q.Front with
-            | x :: rest ->
-                ValueSome(
-                    struct (x,
-                            { q with
-                                Front = rest
-                                Length = q.Length - 1
-                            })
-                )
-            | [] ->
-                match List.rev q.Back with
-                | [] -> ValueNone
-                | x :: rest ->
-                    ValueSome(
-                        struct (x,
-                                {
-                                    Front = rest
-                                    Back = []
-                                    Length = q.Length - 1
-                                })
-                    )
+        match q.Front with
+        | [] -> ValueNone
+        // The common case on the event path: no list to reverse, no new queue.
+        | [ x ] when q.Length = 1 -> ValueSome(struct (x, empty))
+        | [ x ] ->
+            ValueSome(
+                struct (x,
+                        {
+                            Front = List.rev q.Back
+                            Back = []
+                            Length = q.Length - 1
+                        })
+            )
+        | x :: rest ->
+            ValueSome(
+                struct (x,
+                        { q with
+                            Front = rest
+                            Length = q.Length - 1
+                        })
+            )
+
+    let tryPeek q =
+        match q.Front with
+        | x :: _ -> ValueSome x
+        | [] -> ValueNone
 
     let toList q = q.Front @ List.rev q.Back
 
@@ -223,6 +225,8 @@ type State =
         Waiting: bool
         Timers: Map<TimerId, Millis>
         Agenda: Set<DueAt>
+        Deadlines: Fifo<struct (Millis * RequestId)>
+        DeadlinesKept: int
         NextTimerId: TimerId
         NextClientId: ClientId
         Dropped: int64
@@ -321,6 +325,8 @@ module Core =
             Waiting = false
             Timers = Map.empty
             Agenda = Set.empty
+            Deadlines = Fifo.empty
+            DeadlinesKept = 0
             NextTimerId = 1
             NextClientId = 1L
             Dropped = 0L
@@ -346,22 +352,67 @@ module Core =
         | Event.WebSocketConnect _ -> true
         | _ -> false
 
-    let private setDeadline (r: Request) deadline s =
-        { s with
-            Requests = Map.add r.Id { r with Deadline = deadline } s.Requests
-            Agenda =
-                s.Agenda
-                |> Set.remove
-                    {
-                        At = r.Deadline
-                        What = Due.Request r.Id
-                    }
-                |> Set.add
-                    {
-                        At = deadline
-                        What = Due.Request r.Id
-                    }
-        }
+    /// Whether a deadline entry still stands: its request is queued or held, with that deadline.
+    let private stands requests (struct (at: Millis, id: RequestId)) =
+        match Map.tryFind id requests with
+        | Some r -> r.Deadline = at && r.Stage <> RequestStage.Backlog
+        | None -> false
+
+    /// `Deadlines` without the stale entries at its front, and without any stale entry once
+    /// they are most of it (past twice the length it had after the last such sweep, plus 64);
+    /// with the length to remember.
+    let private tidied requests (q: Fifo<struct (Millis * RequestId)>) kept =
+        let rec front q =
+            match Fifo.tryPeek q with
+            | ValueSome entry when not (stands requests entry) ->
+                match Fifo.tryDequeue q with
+                | ValueSome(struct (_, rest)) -> front rest
+                | ValueNone -> q
+            | _ -> q
+
+        let q = front q
+
+        if q.Count > 2 * kept + 64 then
+            let q = Fifo.filter (stands requests) q
+            struct (q, q.Count)
+        else
+            struct (q, min kept q.Count)
+
+    /// The request is queued or held, with a new deadline (`Now + ResponseDeadline`).
+    let private setDeadline (r: Request) stage deadline s =
+        let requests =
+            Map.add
+                r.Id
+                { r with
+                    Stage = stage
+                    Deadline = deadline
+                }
+                s.Requests
+
+        let deadlines = Fifo.enqueue (struct (deadline, r.Id)) s.Deadlines
+
+        if r.Stage = RequestStage.Backlog then
+            // Its deadline was in the agenda.
+            { s with
+                Requests = requests
+                Agenda =
+                    Set.remove
+                        {
+                            At = r.Deadline
+                            What = Due.Request r.Id
+                        }
+                        s.Agenda
+                Deadlines = deadlines
+            }
+        else
+            // Its old entry is stale now.
+            let struct (deadlines, kept) = tidied requests deadlines s.DeadlinesKept
+
+            { s with
+                Requests = requests
+                Deadlines = deadlines
+                DeadlinesKept = kept
+            }
 
     let private setStage id stage s =
         match Map.tryFind id s.Requests with
@@ -372,16 +423,26 @@ module Core =
         | None -> s
 
     let private forgetRequest (r: Request) s =
-        { s with
-            Requests = Map.remove r.Id s.Requests
-            Agenda =
-                Set.remove
-                    {
-                        At = r.Deadline
-                        What = Due.Request r.Id
-                    }
-                    s.Agenda
-        }
+        if r.Stage = RequestStage.Backlog then
+            { s with
+                Requests = Map.remove r.Id s.Requests
+                Agenda =
+                    Set.remove
+                        {
+                            At = r.Deadline
+                            What = Due.Request r.Id
+                        }
+                        s.Agenda
+            }
+        else
+            let requests = Map.remove r.Id s.Requests
+            let struct (deadlines, kept) = tidied requests s.Deadlines s.DeadlinesKept
+
+            { s with
+                Requests = requests
+                Deadlines = deadlines
+                DeadlinesKept = kept
+            }
 
     /// An event has just entered the queue: the bookkeeping that follows from it.
     let private entered event ((s, fx): Acc) : Acc =
@@ -390,12 +451,7 @@ module Core =
             match Map.tryFind id s.Requests with
             | Some r ->
                 // The script gets the whole deadline from the moment the event is queued.
-                let s =
-                    { s with
-                        Requests = Map.add id { r with Stage = RequestStage.Queued } s.Requests
-                    }
-
-                setDeadline { r with Stage = RequestStage.Queued } (s.Now + s.Limits.ResponseDeadline) s, fx
+                setDeadline r RequestStage.Queued (s.Now + s.Limits.ResponseDeadline) s, fx
             | None -> s, fx
         | Event.WebSocketMessage(client, _, _) -> s, Effect.ResumeReading client :: fx
         | _ -> s, fx
@@ -639,7 +695,12 @@ module Core =
                                 Deadline = deadline
                             }
                             s.Requests
-                    Agenda = Set.add { At = deadline; What = Due.Request id } s.Agenda
+                    // A queued request's deadline is set as it enters the queue (`entered`).
+                    Agenda =
+                        if stage = RequestStage.Backlog then
+                            Set.add { At = deadline; What = Due.Request id } s.Agenda
+                        else
+                            s.Agenda
                 }
 
             admit (Event.HttpRequest(port, id)) (s, snd acc)
@@ -862,7 +923,7 @@ module Core =
         | Some r when r.Stage = RequestStage.Held ->
             // A streaming response gets a fresh deadline with every flush: it is idle time, not
             // the length of the stream, that is limited.
-            let s = setDeadline r (s.Now + s.Limits.ResponseDeadline) s
+            let s = setDeadline r r.Stage (s.Now + s.Limits.ResponseDeadline) s
             (s, snd acc) |> emit (Effect.Flush id) |> emit (Effect.Reply Reply.Done)
         | _ -> emit (Effect.Reply Reply.HandleClosed) acc
 
@@ -871,40 +932,65 @@ module Core =
         | Some r when r.Stage = RequestStage.Held -> answer r Answer.Scripted acc
         | _ -> acc
 
+    /// The agenda's first entry comes before the first request deadline `(at, id)`: the order of
+    /// `DueAt` (time, then timers before requests, then ids).
+    let private agendaFirst (item: DueAt) (struct (at: Millis, id: RequestId)) =
+        item.At < at
+        || item.At = at
+           && (match item.What with
+               | Due.Timer _ -> true
+               | Due.Request other -> other < id)
+
     /// Timers and deadlines up to `now` fall due, oldest first.
     let private tick now ((s, fx): Acc) : Acc =
         let s = { s with Now = max now s.Now }
 
-        let rec loop ((s, _) as acc: Acc) =
-            if Set.isEmpty s.Agenda then
-                acc
-            else
-                let item = Set.minElement s.Agenda
+        let fromAgenda ((s, fx): Acc) (item: DueAt) : Acc =
+            let s =
+                { s with
+                    Agenda = Set.remove item s.Agenda
+                }
 
-                if item.At > s.Now then
-                    acc
+            match item.What with
+            | Due.Timer id ->
+                admit
+                    (Event.Timer id)
+                    ({ s with
+                        Timers = Map.remove id s.Timers
+                     },
+                     fx)
+            | Due.Request id ->
+                match Map.tryFind id s.Requests with
+                | Some r -> withdraw r (s, fx)
+                | None -> s, fx
+
+        let fromDeadlines ((s, fx): Acc) : Acc =
+            match Fifo.tryDequeue s.Deadlines with
+            | ValueSome(struct (entry, rest)) ->
+                let s = { s with Deadlines = rest }
+                let struct (_, id) = entry
+
+                if not (stands s.Requests entry) then
+                    s, fx
+                elif s.Requests[id].Stage = RequestStage.Held then
+                    answer s.Requests[id] Answer.Deadline (s, fx)
                 else
-                    let s =
-                        { s with
-                            Agenda = Set.remove item s.Agenda
-                        }
+                    withdraw s.Requests[id] (s, fx)
+            | ValueNone -> s, fx
 
-                    let acc =
-                        match item.What with
-                        | Due.Timer id ->
-                            admit
-                                (Event.Timer id)
-                                ({ s with
-                                    Timers = Map.remove id s.Timers
-                                 },
-                                 snd acc)
-                        | Due.Request id ->
-                            match Map.tryFind id s.Requests with
-                            | Some r when r.Stage = RequestStage.Held -> answer r Answer.Deadline (s, snd acc)
-                            | Some r -> withdraw r (s, snd acc)
-                            | None -> s, snd acc
+        let rec loop ((s, _) as acc: Acc) =
+            let next =
+                if Set.isEmpty s.Agenda then
+                    None
+                else
+                    Some(Set.minElement s.Agenda)
 
-                    loop acc
+            match next, Fifo.tryPeek s.Deadlines with
+            | Some item, ValueSome entry when agendaFirst item entry ->
+                if item.At > s.Now then acc else loop (fromAgenda acc item)
+            | _, ValueSome(struct (at, _)) -> if at > s.Now then acc else loop (fromDeadlines acc)
+            | Some item, ValueNone -> if item.At > s.Now then acc else loop (fromAgenda acc item)
+            | None, ValueNone -> acc
 
         loop (s, fx)
 
@@ -1045,20 +1131,20 @@ module Core =
                     Deadline = deadline
                 }
 
-            let agenda = Set.add { At = deadline; What = Due.Request id } state.Agenda
+            let deadlines = Fifo.enqueue (struct (deadline, id)) state.Deadlines
 
             if state.Waiting then
                 { state with
                     Waiting = false
                     Requests = Map.add id (request RequestStage.Held) state.Requests
-                    Agenda = agenda
+                    Deadlines = deadlines
                 },
                 [ Effect.Deliver event ]
             else
                 { state with
                     Queue = Fifo.enqueue event state.Queue
                     Requests = Map.add id (request RequestStage.Queued) state.Requests
-                    Agenda = agenda
+                    Deadlines = deadlines
                 },
                 []
         | Input.CloseResponse id ->
@@ -1066,7 +1152,12 @@ module Core =
             | Some r when r.Stage = RequestStage.Held -> forgetRequest r state, [ Effect.Answer(id, Answer.Scripted) ]
             | _ -> stepAll input state
         // Time passes and nothing falls due.
-        | Input.Tick now when Set.isEmpty state.Agenda || (Set.minElement state.Agenda).At > max now state.Now ->
+        | Input.Tick now when
+            (Set.isEmpty state.Agenda || (Set.minElement state.Agenda).At > max now state.Now)
+            && (match Fifo.tryPeek state.Deadlines with
+                | ValueSome(struct (at, _)) -> at > max now state.Now
+                | ValueNone -> true)
+            ->
             (if now > state.Now then { state with Now = now } else state), []
         | _ -> stepAll input state
 
@@ -1074,10 +1165,16 @@ module Core =
     let stepGeneral input state = stepAll input state
 
     let nextWake state =
-        if Set.isEmpty state.Agenda then
-            None
-        else
-            Some (Set.minElement state.Agenda).At
+        let agenda =
+            if Set.isEmpty state.Agenda then
+                None
+            else
+                Some (Set.minElement state.Agenda).At
+
+        match agenda, Fifo.tryPeek state.Deadlines with
+        | Some a, ValueSome(struct (d, _)) -> Some(min a d)
+        | None, ValueSome(struct (d, _)) -> Some d
+        | a, ValueNone -> a
 
     let isOpen client state =
         match Map.tryFind client state.Clients with

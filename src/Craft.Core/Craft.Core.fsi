@@ -154,6 +154,8 @@ module Fifo =
     /// The first element and the rest, or ValueNone when empty. A struct result: the event path
     /// dequeues once per event and should not allocate for the answer itself.
     val tryDequeue: Fifo<'T> -> struct ('T * Fifo<'T>) voption
+    /// The first element, or ValueNone when empty (constant time).
+    val tryPeek: Fifo<'T> -> 'T voption
     val toList: Fifo<'T> -> 'T list
     /// Whether the queue holds the element (no list built).
     val contains: 'T -> Fifo<'T> -> bool when 'T: equality
@@ -205,8 +207,16 @@ type State =
         /// The script asked for an event and none was there yet.
         Waiting: bool
         Timers: Map<TimerId, Millis>
-        /// Timers and request deadlines by time.
+        /// Timers, and the deadlines of requests waiting in the inbound backlog, by time.
         Agenda: Set<DueAt>
+        /// The deadlines of requests in the queue or held by the script, as (time, request), in
+        /// the order they were set, which is their order in time: each was `Now + ResponseDeadline`
+        /// then. An entry whose request is gone, or has been given a later deadline, is stale: the
+        /// front is kept clear of them, and they are all dropped once they make up most of it. (A
+        /// queue costs a request less than a place in `Agenda`, a sorted set.)
+        Deadlines: Fifo<struct (Millis * RequestId)>
+        /// The length of `Deadlines` after stale entries were last dropped from it (or less).
+        DeadlinesKept: int
         NextTimerId: TimerId
         NextClientId: ClientId
         /// Events the script queued while the queue was full.

@@ -490,6 +490,45 @@ let properties =
                         if fast <> general then
                             Expect.equal fast general $"{input} differs"
 
+            property "every pending request's deadline is where the clock will find it, and stale entries stay bounded"
+            <| fun scenario ->
+                for step in run scenario do
+                    let s = step.After
+                    let deadlines = Fifo.toList s.Deadlines
+
+                    let stands (struct (at, id)) =
+                        match Map.tryFind id s.Requests with
+                        | Some r -> r.Deadline = at && r.Stage <> RequestStage.Backlog
+                        | None -> false
+
+                    for KeyValue(id, r) in s.Requests do
+                        let inAgenda =
+                            Set.contains
+                                {
+                                    At = r.Deadline
+                                    What = Due.Request id
+                                }
+                                s.Agenda
+
+                        let inQueue = List.contains (struct (r.Deadline, id)) deadlines
+
+                        if r.Stage = RequestStage.Backlog then
+                            Expect.isTrue (inAgenda && not inQueue) $"backlogged request {id}: in the agenda only"
+                        else
+                            Expect.isTrue (inQueue && not inAgenda) $"request {id} ({r.Stage}): in the deadlines only"
+
+                    let times = deadlines |> List.map (fun (struct (at, _)) -> at)
+                    Expect.equal times (List.sort times) "deadlines in order of time"
+
+                    match deadlines with
+                    | first :: _ -> Expect.isTrue (stands first) "the first deadline is not stale"
+                    | [] -> ()
+
+                    let stale = deadlines |> List.filter (stands >> not) |> List.length
+
+                    if stale > 2 * s.DeadlinesKept + 64 then
+                        failwith $"{stale} stale deadlines, {s.DeadlinesKept} kept"
+
             property "client ids are unique for the computer's lifetime"
             <| fun scenario ->
                 let ids = acceptedClients (run scenario)
