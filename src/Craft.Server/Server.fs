@@ -722,8 +722,11 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
     /// Writes a body in slices, each flushed before the next: Kestrel copies what it is given
     /// into its own buffers, so one big write to a client that reads slowly would hold a second
     /// copy of the whole body; slices keep that to one slice per connection.
+    /// The most of a body written in one piece: a larger one goes in slices of it, each flushed.
+    static let wholeWrite = 64 * 1024
+
     let writeBody (response: HttpResponse) (body: ReadOnlyMemory<byte>) : ValueTask =
-        let slice = 64 * 1024
+        let slice = wholeWrite
 
         if body.Length <= slice then
             response.Body.WriteAsync(body)
@@ -758,7 +761,15 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
         else
             response.ContentLength <- int64 body.Length
 
-            if body.Length > 0 then
+            if body.Length > 0 && body.Length <= wholeWrite then
+                // Into Kestrel's buffer without a flush of its own: Kestrel flushes once as the
+                // request ends. (A write and a flush here, then the end's flush, had this thread
+                // contend with the socket's sender for the connection's pipe.)
+                let writer = response.BodyWriter
+                body.Span.CopyTo(writer.GetSpan(body.Length))
+                writer.Advance(body.Length)
+                ValueTask.CompletedTask
+            elif body.Length > 0 then
                 writeBody response body
             else
                 ValueTask.CompletedTask
