@@ -209,24 +209,15 @@ type DueAt =
             | :? DueAt as o -> d.CompareTo o
             | _ -> invalidArg "other" "not a DueAt"
 
-type State =
+type ColdState =
     {
         Limits: Limits
-        Now: Millis
         Listeners: Set<Port>
         WebSocketServers: Set<Port>
         Binding: (Port * Purpose) list
         Bound: Set<Port>
-        Requests: Map<RequestId, Request>
         Clients: Map<ClientId, Client>
-        Queue: Fifo<Event>
-        Inbound: Fifo<Event>
-        Backlog: int
-        Waiting: bool
         Timers: Map<TimerId, Millis>
-        Agenda: Set<DueAt>
-        Deadlines: Fifo<struct (Millis * RequestId)>
-        DeadlinesKept: int
         NextTimerId: TimerId
         NextClientId: ClientId
         Dropped: int64
@@ -236,6 +227,36 @@ type State =
         Checking: Set<FetchId>
         Sockets: int
     }
+
+type State =
+    {
+        Now: Millis
+        Requests: Map<RequestId, Request>
+        Queue: Fifo<Event>
+        Inbound: Fifo<Event>
+        Backlog: int
+        Waiting: bool
+        Agenda: Set<DueAt>
+        Deadlines: Fifo<struct (Millis * RequestId)>
+        DeadlinesKept: int
+        Cold: ColdState
+    }
+
+    member s.Limits = s.Cold.Limits
+    member s.Listeners = s.Cold.Listeners
+    member s.WebSocketServers = s.Cold.WebSocketServers
+    member s.Binding = s.Cold.Binding
+    member s.Bound = s.Cold.Bound
+    member s.Clients = s.Cold.Clients
+    member s.Timers = s.Cold.Timers
+    member s.NextTimerId = s.Cold.NextTimerId
+    member s.NextClientId = s.Cold.NextClientId
+    member s.Dropped = s.Cold.Dropped
+    member s.Stopped = s.Cold.Stopped
+    member s.Fetching = s.Cold.Fetching
+    member s.FetchWaiting = s.Cold.FetchWaiting
+    member s.Checking = s.Cold.Checking
+    member s.Sockets = s.Cold.Sockets
 
 [<RequireQualifiedAccess>]
 type Input =
@@ -311,30 +332,33 @@ module Core =
 
     let initial limits =
         {
-            Limits = limits
             Now = 0L
-            Listeners = Set.empty
-            WebSocketServers = Set.empty
-            Binding = []
-            Bound = Set.empty
             Requests = Map.empty
-            Clients = Map.empty
             Queue = Fifo.empty
             Inbound = Fifo.empty
             Backlog = 0
             Waiting = false
-            Timers = Map.empty
             Agenda = Set.empty
             Deadlines = Fifo.empty
             DeadlinesKept = 0
-            NextTimerId = 1
-            NextClientId = 1L
-            Dropped = 0L
-            Stopped = false
-            Fetching = Set.empty
-            FetchWaiting = Fifo.empty
-            Checking = Set.empty
-            Sockets = 0
+            Cold =
+                {
+                    Limits = limits
+                    Listeners = Set.empty
+                    WebSocketServers = Set.empty
+                    Binding = []
+                    Bound = Set.empty
+                    Clients = Map.empty
+                    Timers = Map.empty
+                    NextTimerId = 1
+                    NextClientId = 1L
+                    Dropped = 0L
+                    Stopped = false
+                    Fetching = Set.empty
+                    FetchWaiting = Fifo.empty
+                    Checking = Set.empty
+                    Sockets = 0
+                }
         }
 
     // Effects are accumulated newest first and reversed once at the end of `step`.
@@ -342,7 +366,7 @@ module Core =
 
     let private emit effect ((s, fx): Acc) : Acc = s, effect :: fx
 
-    let private queueFull s =
+    let private queueFull (s: State) =
         not s.Inbound.IsEmpty || s.Queue.Count >= s.Limits.QueueCapacity
 
     /// Whether an event counts against the inbound backlog's capacity while it waits there.
@@ -379,7 +403,7 @@ module Core =
             struct (q, min kept q.Count)
 
     /// The request is queued or held, with a new deadline (`Now + ResponseDeadline`).
-    let private setDeadline (r: Request) stage deadline s =
+    let private setDeadline (r: Request) stage deadline (s: State) =
         let requests =
             Map.add
                 r.Id
@@ -414,7 +438,7 @@ module Core =
                 DeadlinesKept = kept
             }
 
-    let private setStage id stage s =
+    let private setStage id stage (s: State) =
         match Map.tryFind id s.Requests with
         | Some r ->
             { s with
@@ -422,7 +446,7 @@ module Core =
             }
         | None -> s
 
-    let private forgetRequest (r: Request) s =
+    let private forgetRequest (r: Request) (s: State) =
         if r.Stage = RequestStage.Backlog then
             { s with
                 Requests = Map.remove r.Id s.Requests
@@ -536,7 +560,10 @@ module Core =
             && not (Set.contains port s.Listeners || Set.contains port s.WebSocketServers)
         then
             { s with
-                Bound = Set.remove port s.Bound
+                Cold =
+                    { s.Cold with
+                        Bound = Set.remove port s.Bound
+                    }
             },
             Effect.Release port :: fx
         else
@@ -544,7 +571,10 @@ module Core =
 
     let private startBind port purpose ((s, fx): Acc) : Acc =
         { s with
-            Binding = s.Binding @ [ port, purpose ]
+            Cold =
+                { s.Cold with
+                    Binding = s.Binding @ [ port, purpose ]
+                }
         },
         Effect.Bind port :: fx
 
@@ -557,7 +587,10 @@ module Core =
             let s, fx = acc
 
             { s with
-                Listeners = Set.add port s.Listeners
+                Cold =
+                    { s.Cold with
+                        Listeners = Set.add port s.Listeners
+                    }
             },
             Effect.Reply(Reply.Listening port) :: fx
         else
@@ -572,7 +605,10 @@ module Core =
             let s, fx = acc
 
             { s with
-                WebSocketServers = Set.add port s.WebSocketServers
+                Cold =
+                    { s.Cold with
+                        WebSocketServers = Set.add port s.WebSocketServers
+                    }
             },
             Effect.Reply(Reply.ServerOpened port) :: fx
         else
@@ -589,22 +625,35 @@ module Core =
         | Some(purpose, others) when not s.Stopped ->
             let s =
                 { s with
-                    Binding = others
-                    Bound = Set.add actual s.Bound
+                    Cold =
+                        { s.Cold with
+                            Binding = others
+                            Bound = Set.add actual s.Bound
+                        }
                 }
 
             match purpose with
             | Purpose.Http ->
                 { s with
-                    Listeners = Set.add actual s.Listeners
+                    Cold =
+                        { s.Cold with
+                            Listeners = Set.add actual s.Listeners
+                        }
                 },
                 Effect.Reply(Reply.Listening actual) :: fx
             | Purpose.WebSocket ->
                 { s with
-                    WebSocketServers = Set.add actual s.WebSocketServers
+                    Cold =
+                        { s.Cold with
+                            WebSocketServers = Set.add actual s.WebSocketServers
+                        }
                 },
                 Effect.Reply(Reply.ServerOpened actual) :: fx
-        | Some(_, others) -> { s with Binding = others }, Effect.Release actual :: fx
+        | Some(_, others) ->
+            { s with
+                Cold = { s.Cold with Binding = others }
+            },
+            Effect.Release actual :: fx
         | None when Set.contains actual s.Bound -> s, fx
         | None -> s, Effect.Release actual :: fx
 
@@ -615,7 +664,10 @@ module Core =
             | (port, _) :: tail when port = requested -> tail
             | head :: tail -> head :: drop tail
 
-        { s with Binding = drop s.Binding }, Effect.Reply(Reply.CouldNotOpen reason) :: fx
+        { s with
+            Cold = { s.Cold with Binding = drop s.Binding }
+        },
+        Effect.Reply(Reply.CouldNotOpen reason) :: fx
 
     let private removeListener port ((s, _) as acc: Acc) =
         if not (Set.contains port s.Listeners) then
@@ -629,7 +681,10 @@ module Core =
 
             let acc =
                 { s with
-                    Listeners = Set.remove port s.Listeners
+                    Cold =
+                        { s.Cold with
+                            Listeners = Set.remove port s.Listeners
+                        }
                 },
                 snd acc
 
@@ -641,7 +696,10 @@ module Core =
             releaseIfUnused
                 port
                 ({ s with
-                    WebSocketServers = Set.remove port s.WebSocketServers
+                    Cold =
+                        { s.Cold with
+                            WebSocketServers = Set.remove port s.WebSocketServers
+                        }
                  },
                  fx)
         else
@@ -662,17 +720,20 @@ module Core =
 
             let s =
                 { s with
-                    NextClientId = client + 1L
-                    Clients =
-                        Map.add
-                            client
-                            {
-                                Id = client
-                                Port = port
-                                Stage = ClientStage.Open
-                                Outbound = false
-                            }
-                            s.Clients
+                    Cold =
+                        { s.Cold with
+                            NextClientId = client + 1L
+                            Clients =
+                                Map.add
+                                    client
+                                    {
+                                        Id = client
+                                        Port = port
+                                        Stage = ClientStage.Open
+                                        Outbound = false
+                                    }
+                                    s.Clients
+                        }
                 }
 
             admit (Event.WebSocketConnect(port, client)) (s, Effect.Accept(id, client) :: snd acc)
@@ -721,10 +782,13 @@ module Core =
         | _ -> emit (Effect.Reply Reply.HandleClosed) acc
 
     /// The client's connection has ended: it is forgotten, and an outbound socket frees its place.
-    let private forgetClient (c: Client) s =
+    let private forgetClient (c: Client) (s: State) =
         { s with
-            Clients = Map.remove c.Id s.Clients
-            Sockets = if c.Outbound then s.Sockets - 1 else s.Sockets
+            Cold =
+                { s.Cold with
+                    Clients = Map.remove c.Id s.Clients
+                    Sockets = if c.Outbound then s.Sockets - 1 else s.Sockets
+                }
         }
 
     let private closeClient client code (reason: string) ((s, _) as acc: Acc) =
@@ -737,7 +801,10 @@ module Core =
                     forgetClient c s
                 else
                     { s with
-                        Clients = Map.add client { c with Stage = ClientStage.Closing } s.Clients
+                        Cold =
+                            { s.Cold with
+                                Clients = Map.add client { c with Stage = ClientStage.Closing } s.Clients
+                            }
                     }
 
             let reasonOpt = if reason = "" then None else Some reason
@@ -773,17 +840,26 @@ module Core =
             s, fx
         elif check then
             { s with
-                Checking = Set.add id s.Checking
+                Cold =
+                    { s.Cold with
+                        Checking = Set.add id s.Checking
+                    }
             },
             Effect.StartFetch id :: fx
         elif s.Fetching.Count < s.Limits.MaxFetches then
             { s with
-                Fetching = Set.add id s.Fetching
+                Cold =
+                    { s.Cold with
+                        Fetching = Set.add id s.Fetching
+                    }
             },
             Effect.StartFetch id :: fx
         else
             { s with
-                FetchWaiting = Fifo.enqueue id s.FetchWaiting
+                Cold =
+                    { s.Cold with
+                        FetchWaiting = Fifo.enqueue id s.FetchWaiting
+                    }
             },
             fx
 
@@ -794,8 +870,11 @@ module Core =
             | ValueSome(struct (id, rest)) ->
                 startWaiting (
                     { s with
-                        FetchWaiting = rest
-                        Fetching = Set.add id s.Fetching
+                        Cold =
+                            { s.Cold with
+                                FetchWaiting = rest
+                                Fetching = Set.add id s.Fetching
+                            }
                     },
                     Effect.StartFetch id :: fx
                 )
@@ -808,7 +887,10 @@ module Core =
             admit
                 (Event.Fetched id)
                 ({ s with
-                    Fetching = Set.remove id s.Fetching
+                    Cold =
+                        { s.Cold with
+                            Fetching = Set.remove id s.Fetching
+                        }
                  },
                  fx)
             |> startWaiting
@@ -816,7 +898,10 @@ module Core =
             admit
                 (Event.Fetched id)
                 ({ s with
-                    Checking = Set.remove id s.Checking
+                    Cold =
+                        { s.Cold with
+                            Checking = Set.remove id s.Checking
+                        }
                  },
                  fx)
         else
@@ -834,18 +919,21 @@ module Core =
 
             let s =
                 { s with
-                    NextClientId = client + 1L
-                    Sockets = s.Sockets + 1
-                    Clients =
-                        Map.add
-                            client
-                            {
-                                Id = client
-                                Port = -1
-                                Stage = ClientStage.Connecting
-                                Outbound = true
-                            }
-                            s.Clients
+                    Cold =
+                        { s.Cold with
+                            NextClientId = client + 1L
+                            Sockets = s.Sockets + 1
+                            Clients =
+                                Map.add
+                                    client
+                                    {
+                                        Id = client
+                                        Port = -1
+                                        Stage = ClientStage.Connecting
+                                        Outbound = true
+                                    }
+                                    s.Clients
+                        }
                 }
 
             s, Effect.Reply(Reply.SocketStarted client) :: Effect.Connect client :: snd acc
@@ -856,7 +944,10 @@ module Core =
             admit
                 (Event.SocketOpened client)
                 ({ s with
-                    Clients = Map.add client { c with Stage = ClientStage.Open } s.Clients
+                    Cold =
+                        { s.Cold with
+                            Clients = Map.add client { c with Stage = ClientStage.Open } s.Clients
+                        }
                  },
                  fx)
         // Nobody waits for it any more (shutdown): the connection is closed again.
@@ -889,7 +980,11 @@ module Core =
                 fx
             | Origin.Script ->
                 let s, fx = acc
-                { s with Dropped = s.Dropped + 1L }, Effect.Discard payload :: fx
+
+                { s with
+                    Cold = { s.Cold with Dropped = s.Dropped + 1L }
+                },
+                Effect.Discard payload :: fx
 
     let private startTimer delay ((s, fx): Acc) : Acc =
         let id = s.NextTimerId
@@ -897,13 +992,16 @@ module Core =
 
         let s =
             { s with
-                NextTimerId = id + 1
-                Timers = Map.add id due s.Timers
                 Agenda =
                     if s.Stopped then
                         s.Agenda
                     else
                         Set.add { At = due; What = Due.Timer id } s.Agenda
+                Cold =
+                    { s.Cold with
+                        NextTimerId = id + 1
+                        Timers = Map.add id due s.Timers
+                    }
             }
 
         s, Effect.Reply(Reply.TimerStarted id) :: fx
@@ -912,8 +1010,11 @@ module Core =
         match Map.tryFind id s.Timers with
         | Some due ->
             { s with
-                Timers = Map.remove id s.Timers
                 Agenda = Set.remove { At = due; What = Due.Timer id } s.Agenda
+                Cold =
+                    { s.Cold with
+                        Timers = Map.remove id s.Timers
+                    }
             },
             fx
         | None -> s, fx
@@ -956,7 +1057,10 @@ module Core =
                 admit
                     (Event.Timer id)
                     ({ s with
-                        Timers = Map.remove id s.Timers
+                        Cold =
+                            { s.Cold with
+                                Timers = Map.remove id s.Timers
+                            }
                      },
                      fx)
             | Due.Request id ->
@@ -1028,18 +1132,23 @@ module Core =
                 |> List.map Effect.AbandonFetch
 
             let stopped =
-                { initial s.Limits with
+                let fresh = initial s.Limits
+
+                { fresh with
                     Now = s.Now
-                    NextTimerId = s.NextTimerId
-                    NextClientId = s.NextClientId
-                    Dropped = s.Dropped
-                    Stopped = true
+                    Cold =
+                        { fresh.Cold with
+                            NextTimerId = s.NextTimerId
+                            NextClientId = s.NextClientId
+                            Dropped = s.Dropped
+                            Stopped = true
+                        }
                 }
 
             stopped, List.rev (discards @ answers @ closes @ abandons @ releases) @ fx
 
     /// The general path: every input, then `settle`.
-    let private stepAll input state =
+    let private stepAll input (state: State) =
         let acc: Acc = state, []
 
         let acc =
@@ -1079,7 +1188,7 @@ module Core =
     // own that skips the accumulator and `settle`, and copies the state once. Each is exactly
     // what `stepAll` would do in the states it is taken in (the properties check the two against
     // each other).
-    let step input state =
+    let step input (state: State) =
         match input with
         | Input.QueueEvent(name, payload, Origin.Script) when
             not state.Stopped
@@ -1164,7 +1273,7 @@ module Core =
     /// The general path alone, for checking the fast paths against it.
     let stepGeneral input state = stepAll input state
 
-    let nextWake state =
+    let nextWake (state: State) =
         let agenda =
             if Set.isEmpty state.Agenda then
                 None
@@ -1176,9 +1285,9 @@ module Core =
         | None, ValueSome(struct (d, _)) -> Some d
         | a, ValueNone -> a
 
-    let isOpen client state =
+    let isOpen client (state: State) =
         match Map.tryFind client state.Clients with
         | Some c -> c.Stage = ClientStage.Open && not state.Stopped
         | None -> false
 
-    let isPending request state = Map.containsKey request state.Requests
+    let isPending request (state: State) = Map.containsKey request state.Requests

@@ -182,12 +182,12 @@ type DueAt =
     interface System.IComparable<DueAt>
     interface System.IComparable
 
-/// The whole state of one computer.
-type State =
+/// The part of a computer's state that requests and events seldom change: its limits, ports,
+/// clients, timers and outbound work. (Kept apart so that the request path, which copies the
+/// state at every step, copies a small record.)
+type ColdState =
     {
         Limits: Limits
-        /// The latest time the core was told.
-        Now: Millis
         /// Ports with an HTTP listener.
         Listeners: Set<Port>
         /// Ports with a WebSocket server.
@@ -196,27 +196,9 @@ type State =
         Binding: (Port * Purpose) list
         /// Ports whose socket is open (a listener or a WebSocket server, or both, uses them).
         Bound: Set<Port>
-        Requests: Map<RequestId, Request>
         Clients: Map<ClientId, Client>
-        /// The event queue, at most `Limits.QueueCapacity` long.
-        Queue: Fifo<Event>
-        /// Events from the network, timers and the host waiting for room in the queue, in order.
-        Inbound: Fifo<Event>
-        /// HTTP requests and upgrades in `Inbound` (bounded by `Limits.BacklogCapacity`).
-        Backlog: int
-        /// The script asked for an event and none was there yet.
-        Waiting: bool
+        /// Running timers and when they fall due.
         Timers: Map<TimerId, Millis>
-        /// Timers, and the deadlines of requests waiting in the inbound backlog, by time.
-        Agenda: Set<DueAt>
-        /// The deadlines of requests in the queue or held by the script, as (time, request), in
-        /// the order they were set, which is their order in time: each was `Now + ResponseDeadline`
-        /// then. An entry whose request is gone, or has been given a later deadline, is stale: the
-        /// front is kept clear of them, and they are all dropped once they make up most of it. (A
-        /// queue costs a request less than a place in `Agenda`, a sorted set.)
-        Deadlines: Fifo<struct (Millis * RequestId)>
-        /// The length of `Deadlines` after stale entries were last dropped from it (or less).
-        DeadlinesKept: int
         NextTimerId: TimerId
         NextClientId: ClientId
         /// Events the script queued while the queue was full.
@@ -232,6 +214,50 @@ type State =
         /// Client WebSockets connecting, open or closing (at most `Limits.MaxClientSockets`).
         Sockets: int
     }
+
+/// The whole state of one computer: what the request and event paths change, and the rest in
+/// `Cold` (whose fields it also shows as its own, to read).
+type State =
+    {
+        /// The latest time the core was told.
+        Now: Millis
+        Requests: Map<RequestId, Request>
+        /// The event queue, at most `Limits.QueueCapacity` long.
+        Queue: Fifo<Event>
+        /// Events from the network, timers and the host waiting for room in the queue, in order.
+        Inbound: Fifo<Event>
+        /// HTTP requests and upgrades in `Inbound` (bounded by `Limits.BacklogCapacity`).
+        Backlog: int
+        /// The script asked for an event and none was there yet.
+        Waiting: bool
+        /// Timers, and the deadlines of requests waiting in the inbound backlog, by time.
+        Agenda: Set<DueAt>
+        /// The deadlines of requests in the queue or held by the script, as (time, request), in
+        /// the order they were set, which is their order in time: each was `Now + ResponseDeadline`
+        /// then. An entry whose request is gone, or has been given a later deadline, is stale: the
+        /// front is kept clear of them, and they are all dropped once they make up most of it. (A
+        /// queue costs a request less than a place in `Agenda`, a sorted set.)
+        Deadlines: Fifo<struct (Millis * RequestId)>
+        /// The length of `Deadlines` after stale entries were last dropped from it (or less).
+        DeadlinesKept: int
+        Cold: ColdState
+    }
+
+    member Limits: Limits
+    member Listeners: Set<Port>
+    member WebSocketServers: Set<Port>
+    member Binding: (Port * Purpose) list
+    member Bound: Set<Port>
+    member Clients: Map<ClientId, Client>
+    member Timers: Map<TimerId, Millis>
+    member NextTimerId: TimerId
+    member NextClientId: ClientId
+    member Dropped: int64
+    member Stopped: bool
+    member Fetching: Set<FetchId>
+    member FetchWaiting: Fifo<FetchId>
+    member Checking: Set<FetchId>
+    member Sockets: int
 
 /// Everything that can happen to a computer: what the script asks, and what the world reports.
 [<RequireQualifiedAccess>]
