@@ -223,6 +223,7 @@ type ColdState =
         Dropped: int64
         Stopped: bool
         Fetching: Set<FetchId>
+        FetchingCount: int
         FetchWaiting: Fifo<FetchId>
         Checking: Set<FetchId>
         Sockets: int
@@ -254,6 +255,7 @@ type State =
     member s.Dropped = s.Cold.Dropped
     member s.Stopped = s.Cold.Stopped
     member s.Fetching = s.Cold.Fetching
+    member s.FetchingCount = s.Cold.FetchingCount
     member s.FetchWaiting = s.Cold.FetchWaiting
     member s.Checking = s.Cold.Checking
     member s.Sockets = s.Cold.Sockets
@@ -355,6 +357,7 @@ module Core =
                     Dropped = 0L
                     Stopped = false
                     Fetching = Set.empty
+                    FetchingCount = 0
                     FetchWaiting = Fifo.empty
                     Checking = Set.empty
                     Sockets = 0
@@ -846,11 +849,12 @@ module Core =
                     }
             },
             Effect.StartFetch id :: fx
-        elif s.Fetching.Count < s.Limits.MaxFetches then
+        elif s.FetchingCount < s.Limits.MaxFetches then
             { s with
                 Cold =
                     { s.Cold with
                         Fetching = Set.add id s.Fetching
+                        FetchingCount = s.FetchingCount + 1
                     }
             },
             Effect.StartFetch id :: fx
@@ -865,7 +869,7 @@ module Core =
 
     /// Start waiting requests while there is room for them.
     let rec private startWaiting ((s, fx): Acc) : Acc =
-        if s.Fetching.Count < s.Limits.MaxFetches then
+        if s.FetchingCount < s.Limits.MaxFetches then
             match Fifo.tryDequeue s.FetchWaiting with
             | ValueSome(struct (id, rest)) ->
                 startWaiting (
@@ -874,6 +878,7 @@ module Core =
                             { s.Cold with
                                 FetchWaiting = rest
                                 Fetching = Set.add id s.Fetching
+                                FetchingCount = s.FetchingCount + 1
                             }
                     },
                     Effect.StartFetch id :: fx
@@ -890,6 +895,7 @@ module Core =
                     Cold =
                         { s.Cold with
                             Fetching = Set.remove id s.Fetching
+                            FetchingCount = s.FetchingCount - 1
                         }
                  },
                  fx)

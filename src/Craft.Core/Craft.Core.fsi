@@ -207,6 +207,8 @@ type ColdState =
         Stopped: bool
         /// Outbound requests running (at most `Limits.MaxFetches`).
         Fetching: Set<FetchId>
+        /// How many `Fetching` holds (a set counts its elements one by one).
+        FetchingCount: int
         /// Outbound requests waiting for one of those to finish, in order.
         FetchWaiting: Fifo<FetchId>
         /// URL checks running (not limited: they only resolve a name).
@@ -255,6 +257,7 @@ type State =
     member Dropped: int64
     member Stopped: bool
     member Fetching: Set<FetchId>
+    member FetchingCount: int
     member FetchWaiting: Fifo<FetchId>
     member Checking: Set<FetchId>
     member Sockets: int

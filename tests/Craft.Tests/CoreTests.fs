@@ -118,6 +118,7 @@ let clientProperties =
                 for step in run scenario do
                     let s = step.After
                     Expect.isLessThanOrEqual s.Fetching.Count s.Limits.MaxFetches "too many requests running"
+                    Expect.equal s.FetchingCount s.Fetching.Count "the running count is not the running requests"
                     Expect.isLessThanOrEqual s.Sockets s.Limits.MaxClientSockets "too many client sockets"
 
                     let outbound = s.Clients |> Map.filter (fun _ c -> c.Outbound) |> Map.count
