@@ -178,6 +178,22 @@ type private Pending(request: IncomingRequest, arrived: int64) =
     [<DefaultValue>]
     val mutable Claim: int
 
+    // What the shell needs to end the request, kept here rather than in closures of its own.
+    [<DefaultValue>]
+    val mutable Context: HttpContext
+
+    /// Kestrel's request handler waits on this task.
+    [<DefaultValue>]
+    val mutable Completion: TaskCompletionSource
+
+    /// An upgrade (not counted among the plain requests shutdown waits for).
+    [<DefaultValue>]
+    val mutable Upgrade: bool
+
+    /// 1 once the request has ended.
+    [<DefaultValue>]
+    val mutable Finished: int
+
     /// Adds an answer (any thread). A whole response wakes the handler on this very thread:
     /// what is left is short work for Kestrel (write the bytes, end the request), cheaper done here
     /// than after a hop to the thread pool. Anything else continues on the pool.
@@ -224,6 +240,22 @@ type private Pending(request: IncomingRequest, arrived: int64) =
                 this.Source.Reset()
                 reading <- true
                 ValueTask<Outgoing>(this, this.Source.Version))
+
+    /// The next answer if it is there; otherwise null, and `next` runs with this object when it
+    /// comes (where `Read`'s continuation would), to take it with `Result`.
+    member this.TryRead(next: Action<obj>) : Outgoing =
+        let answer = this.Read()
+
+        if answer.IsCompleted then
+            answer.Result
+        else
+            (this :> IValueTaskSource<Outgoing>)
+                .OnCompleted(next, this, this.Source.Version, ValueTaskSourceOnCompletedFlags.FlowExecutionContext)
+
+            Unchecked.defaultof<_>
+
+    /// The answer that woke `TryRead`'s continuation.
+    member this.Result = this.Source.GetResult this.Source.Version
 
     interface IValueTaskSource<Outgoing> with
         member this.GetResult(token) = this.Source.GetResult token
@@ -942,12 +974,32 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
                     }
             )
 
+    /// Plain requests are counted until their answer is written: shutdown waits for them.
+    let endHandler upgrade =
+        if not upgrade then
+            Interlocked.Decrement(&handlers) |> ignore
+
+    /// Ends a request (once): its body's buffer goes back, and Kestrel's handler completes.
+    let finish (p: Pending) (work: Task) =
+        if Interlocked.Exchange(&p.Finished, 1) = 0 then
+            pending.TryRemove(p.Request.Id) |> ignore
+            p.Request.Release()
+            endHandler p.Upgrade
+
+            if work.IsFaulted then
+                p.Completion.TrySetException(work.Exception.InnerExceptions) |> ignore
+            else
+                p.Completion.TrySetResult() |> ignore
+
+    /// `finish` as a task continuation, made once.
+    let finishLater = Action<Task, obj>(fun work p -> finish (p :?> Pending) work)
+
     /// Writes the answer to a request, then `finish`es it with what the writing came to. A whole
     /// response Kestrel takes at once (the usual case: a body that fits its buffers) is written
     /// right here: no task, no state machine. Anything else goes through `respondWith`.
-    let answer (context: HttpContext) (answers: Pending) (first: Outgoing) (finish: Task -> unit) =
+    let answer (context: HttpContext) (answers: Pending) (first: Outgoing) =
         let later (work: Task) =
-            work.ContinueWith(Action<Task>(finish), TaskContinuationOptions.ExecuteSynchronously)
+            work.ContinueWith(finishLater, answers, TaskContinuationOptions.ExecuteSynchronously)
             |> ignore
 
         match first with
@@ -961,7 +1013,7 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
             if write.IsCompletedSuccessfully then
                 giveBack owner
                 log context head.Status
-                finish Task.CompletedTask
+                finish answers Task.CompletedTask
             else
                 later (
                     task {
@@ -979,34 +1031,30 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
                 )
         | _ -> later (respondWith context answers first)
 
-    /// Hands a read request to the computer and answers it with what comes back. `ended` runs
-    /// once, when the answer is written (or could not be).
-    let serve port (gate: Gate) (context: HttpContext) upgrade lines body (ended: unit -> unit) : Task =
+    let answerWith (p: Pending) (first: Outgoing) =
+        try
+            answer p.Context p first
+        with e ->
+            finish p (Task.FromException e)
+
+    /// `answerWith` for an answer that came later, made once.
+    let answerLater =
+        Action<obj>(fun o ->
+            let p = o :?> Pending
+            answerWith p p.Result)
+
+    /// Hands a read request to the computer and answers it with what comes back. The request
+    /// ends once (`finish`), when the answer is written or could not be.
+    let serve port (gate: Gate) (context: HttpContext) upgrade lines body : Task =
         let id = Interlocked.Increment(&nextRequest)
         let request = requestOf id port context lines body
         let p = Pending(request, options.Clock.Invoke())
-        pending[id] <- p
+        p.Context <- context
+        p.Upgrade <- upgrade
         // Kestrel's own continuation runs where this completes: on the computer's thread for a
         // whole response, which then ends the request there too.
-        let completion = TaskCompletionSource()
-        let mutable finished = 0
-
-        let finish (work: Task) =
-            if Interlocked.Exchange(&finished, 1) = 0 then
-                pending.TryRemove(id) |> ignore
-                request.Release()
-                ended ()
-
-                if work.IsFaulted then
-                    completion.TrySetException(work.Exception.InnerExceptions) |> ignore
-                else
-                    completion.TrySetResult() |> ignore
-
-        let answerWith (first: Outgoing) =
-            try
-                answer context p first finish
-            with e ->
-                finish (Task.FromException e)
+        p.Completion <- TaskCompletionSource()
+        pending[id] <- p
 
         try
             let routed =
@@ -1026,16 +1074,14 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
                 Volatile.Write(&p.Claim, 2)
                 p.Write Outgoing.Unavailable
 
-            let first = p.Read().GetAwaiter()
+            let first = p.TryRead answerLater
 
-            if first.IsCompleted then
-                answerWith (first.GetResult())
-            else
-                first.OnCompleted(fun () -> answerWith (first.GetResult()))
+            if not (isNull (box first)) then
+                answerWith p first
         with e ->
-            finish (Task.FromException e)
+            finish p (Task.FromException e)
 
-        completion.Task
+        p.Completion.Task
 
     let handle (port: Port) (gate: Gate) (context: HttpContext) : Task =
         let badLength = badLength context
@@ -1044,10 +1090,6 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
         // Plain requests are counted until their answer is written: shutdown waits for them.
         if not upgrade then
             Interlocked.Increment(&handlers) |> ignore
-
-        let ended () =
-            if not upgrade then
-                Interlocked.Decrement(&handlers) |> ignore
 
         try
             let struct (lines, badValue) = headerLines context.Request
@@ -1059,9 +1101,9 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
             if body.IsCompletedSuccessfully then
                 match body.Result with
                 | ValueNone ->
-                    ended ()
+                    endHandler upgrade
                     Task.CompletedTask
-                | ValueSome body -> serve port gate context upgrade lines body ended
+                | ValueSome body -> serve port gate context upgrade lines body
             else
                 task {
                     let mutable serving = false
@@ -1071,13 +1113,13 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
                         | ValueNone -> ()
                         | ValueSome body ->
                             serving <- true
-                            do! serve port gate context upgrade lines body ended
+                            do! serve port gate context upgrade lines body
                     finally
                         if not serving then
-                            ended ()
+                            endHandler upgrade
                 }
         with _ ->
-            ended ()
+            endHandler upgrade
             reraise ()
 
     /// Connections past the limit are closed as soon as they are accepted, before they cost more
