@@ -751,12 +751,12 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
             clients.TryRemove(client.Id) |> ignore
         }
 
-    /// Writes a body in slices, each flushed before the next: Kestrel copies what it is given
-    /// into its own buffers, so one big write to a client that reads slowly would hold a second
-    /// copy of the whole body; slices keep that to one slice per connection.
     /// The most of a body written in one piece: a larger one goes in slices of it, each flushed.
     static let wholeWrite = 64 * 1024
 
+    /// Writes a body in slices, each flushed before the next: Kestrel copies what it is given
+    /// into its own buffers, so one big write to a client that reads slowly would hold a second
+    /// copy of the whole body; slices keep that to one slice per connection.
     let writeBody (response: HttpResponse) (body: ReadOnlyMemory<byte>) : ValueTask =
         let slice = wholeWrite
 
