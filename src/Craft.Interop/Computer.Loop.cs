@@ -344,8 +344,14 @@ public sealed partial class Computer
     }
 
     /// <summary>Brings the core's clock up to date, for an input whose effect counts from "now"
-    /// (a timer's delay, a flush's fresh deadline) while the script has been running.</summary>
-    internal void CatchUpClock() => Apply(Craft.Input.NewTick(Now()));
+    /// (a timer's delay, a flush's fresh deadline) while the script has been running. Within the
+    /// same millisecond, with nothing due, the tick would change nothing and is not made.</summary>
+    internal void CatchUpClock()
+    {
+        var now = Now();
+        if (now > _state.Now || Craft.Core.nextWake(_state) is { } due && due.Value <= now)
+            Apply(Craft.Input.NewTick(now));
+    }
 
     internal int StartTimer(double seconds)
     {
