@@ -10,6 +10,7 @@
 namespace Craft.Server
 
 open System
+open System.Buffers
 open System.Collections.Concurrent
 open System.Collections.Generic
 open System.IO
@@ -240,21 +241,27 @@ type Outbound(options: OutboundOptions, post: Action<Input>) =
 
                 use! stream = response.Content.ReadAsStreamAsync(ct)
                 use memory = new MemoryStream()
-                let buffer = Array.zeroCreate<byte> 16384
-                let mutable reading = true
+                // A pooled scratch buffer: a fresh 16 KiB one per response was most of what a
+                // proxied request allocated.
+                let buffer = ArrayPool<byte>.Shared.Rent 16384
 
-                while reading do
-                    let! n = stream.ReadAsync(buffer.AsMemory(), ct)
+                try
+                    let mutable reading = true
 
-                    if n = 0 then
-                        reading <- false
-                    else
-                        memory.Write(buffer, 0, n)
+                    while reading do
+                        let! n = stream.ReadAsync(buffer.AsMemory(), ct)
 
-                        if memory.Length > options.MaxDownloadBytes then
-                            raise (OutboundFailure "Response is too large")
+                        if n = 0 then
+                            reading <- false
+                        else
+                            memory.Write(buffer, 0, n)
 
-                return memory.ToArray()
+                            if memory.Length > options.MaxDownloadBytes then
+                                raise (OutboundFailure "Response is too large")
+
+                    return memory.ToArray()
+                finally
+                    ArrayPool<byte>.Shared.Return buffer
         }
 
     static let headersOf (response: HttpResponseMessage) =
