@@ -379,6 +379,13 @@ module Core =
         | Event.WebSocketConnect _ -> true
         | _ -> false
 
+    /// A backlogged request's entry in the agenda.
+    let private backlogDue (r: Request) =
+        {
+            At = r.Deadline
+            What = Due.Request r.Id
+        }
+
     /// Whether a deadline entry still stands: its request is queued or held, with that deadline.
     let private stands requests (struct (at: Millis, id: RequestId)) =
         match Map.tryFind id requests with
@@ -422,17 +429,11 @@ module Core =
             // Its deadline was in the agenda.
             { s with
                 Requests = requests
-                Agenda =
-                    Set.remove
-                        {
-                            At = r.Deadline
-                            What = Due.Request r.Id
-                        }
-                        s.Agenda
+                Agenda = Set.remove (backlogDue r) s.Agenda
                 Deadlines = deadlines
             }
         else
-            // Its old entry is stale now.
+            // Its old entry, if it had one, is stale now.
             let struct (deadlines, kept) = tidied requests deadlines s.DeadlinesKept
 
             { s with
@@ -453,13 +454,7 @@ module Core =
         if r.Stage = RequestStage.Backlog then
             { s with
                 Requests = Map.remove r.Id s.Requests
-                Agenda =
-                    Set.remove
-                        {
-                            At = r.Deadline
-                            What = Due.Request r.Id
-                        }
-                        s.Agenda
+                Agenda = Set.remove (backlogDue r) s.Agenda
             }
         else
             let requests = Map.remove r.Id s.Requests
@@ -1078,14 +1073,12 @@ module Core =
             match Fifo.tryDequeue s.Deadlines with
             | ValueSome(struct (entry, rest)) ->
                 let s = { s with Deadlines = rest }
-                let struct (_, id) = entry
+                let struct (at, id) = entry
 
-                if not (stands s.Requests entry) then
-                    s, fx
-                elif s.Requests[id].Stage = RequestStage.Held then
-                    answer s.Requests[id] Answer.Deadline (s, fx)
-                else
-                    withdraw s.Requests[id] (s, fx)
+                match Map.tryFind id s.Requests with
+                | Some r when r.Deadline = at && r.Stage = RequestStage.Held -> answer r Answer.Deadline (s, fx)
+                | Some r when r.Deadline = at && r.Stage = RequestStage.Queued -> withdraw r (s, fx)
+                | _ -> s, fx // stale
             | ValueNone -> s, fx
 
         let rec loop ((s, _) as acc: Acc) =
