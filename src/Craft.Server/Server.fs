@@ -194,10 +194,12 @@ type private Pending(request: IncomingRequest, arrived: int64) =
     [<DefaultValue>]
     val mutable Finished: int
 
-    /// Adds an answer (any thread). A whole response wakes the handler on this very thread:
-    /// what is left is short work for Kestrel (write the bytes, end the request), cheaper done here
-    /// than after a hop to the thread pool. Anything else continues on the pool.
-    member this.Write(outgoing: Outgoing) =
+    /// Adds an answer (any thread). A whole response wakes the handler on this very thread when
+    /// `here` says this thread can spare the time: what is left is short work for Kestrel (write
+    /// the bytes, end the request, start reading the next one), cheaper done here than after a hop
+    /// to the thread pool. Anything else, or when this thread has better things to do, continues on
+    /// the pool.
+    member this.Write(outgoing: Outgoing, here: bool) =
         let wake =
             lock this (fun () ->
                 if reading then
@@ -218,7 +220,7 @@ type private Pending(request: IncomingRequest, arrived: int64) =
                 match outgoing with
                 | Outgoing.Complete _
                 | Outgoing.Unavailable
-                | Outgoing.UpgradeRequired -> false
+                | Outgoing.UpgradeRequired -> not here
                 | _ -> true
 
             this.Source.SetResult outgoing
@@ -900,7 +902,7 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
     let expire (p: Pending) =
         if Interlocked.CompareExchange(&p.Claim, 2, 0) = 0 then
             Interlocked.Decrement(&unseen) |> ignore
-            p.Write Outgoing.Unavailable
+            p.Write(Outgoing.Unavailable, true)
 
     /// Runs every 100 ms: requests still in the mailbox past their deadline get 503 even while
     /// the computer is busy (running Lua, or stuck in a native call).
@@ -1072,7 +1074,7 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
 
             if not routed then
                 Volatile.Write(&p.Claim, 2)
-                p.Write Outgoing.Unavailable
+                p.Write(Outgoing.Unavailable, true)
 
             let first = p.TryRead answerLater
 
@@ -1264,10 +1266,13 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
         | true, p -> p.Request
         | _ -> null
 
-    /// Hands an answer (or more of a stream) to a waiting request.
+    /// Hands an answer (or more of a stream) to a waiting request (the computer's thread). While
+    /// requests wait for the computer, the request's end (Kestrel's part: write, end, read the next
+    /// request) goes to the pool: the computer's thread is the one every request needs, the pool's
+    /// threads can share that work. With nothing waiting it ends here, without the hop.
     member _.Send(id: RequestId, outgoing: Outgoing) =
         match pending.TryGetValue id with
-        | true, p -> p.Write outgoing
+        | true, p -> p.Write(outgoing, Volatile.Read(&unseen) = 0)
         | _ -> ()
 
     /// Accepts a WebSocket upgrade; the client can be sent to at once.
@@ -1276,7 +1281,7 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
         clients[client] <- c
 
         match pending.TryGetValue id with
-        | true, p -> p.Write(Outgoing.Accept(c, headers))
+        | true, p -> p.Write(Outgoing.Accept(c, headers), true)
         | _ -> post (Input.ClientClosed(client, Some 1006, Some "Connection lost"))
 
     /// Queues a message for a client; one that stops reading is given up past the send queue's cap.
@@ -1307,7 +1312,7 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
             if Interlocked.CompareExchange(&p.Claim, 2, 0) = 0 then
                 Interlocked.Decrement(&unseen) |> ignore
 
-            p.Write Outgoing.Unavailable
+            p.Write(Outgoing.Unavailable, true)
 
         while Volatile.Read(&handlers) > 0 && DateTime.UtcNow < until do
             Thread.Sleep 5
