@@ -540,12 +540,17 @@ local function wanted(filter, name)
     return filter == nil or name == filter or name == "terminate"
 end
 
--- Resumes the script with a network event if its filter wants it; returns what the script
--- yielded next (ok, filter) or, when it does not want the event, (true, filter) unchanged.
-local function dispatch(co, filter, kind, ...)
-    local e = project[kind](...)
-    if wanted(filter, e[1]) then return co_resume(co, unpack(e, 1, e.n)) end
+-- Resumes the script with an event if its filter wants it; returns what the script yielded
+-- next (ok, filter) or, when it does not want the event, (true, filter) unchanged.
+local function deliver(co, filter, name, ...)
+    if wanted(filter, name) then return co_resume(co, name, ...) end
     return true, filter
+end
+
+-- A network event: its projection (the event's name and parameters, handles made) goes to the
+-- script.
+local function dispatch(co, filter, kind, ...)
+    return deliver(co, filter, project[kind](...))
 end
 
 -- The script's coroutine ends by returning this marker (after whether the script succeeded and

@@ -34,14 +34,22 @@ local live = {}
 
 -- A metatable that makes `methods` (name -> function(handle, ...)) the handle's functions.
 local function handleMeta(methods)
-    local function bind(h, key)
-        local m = methods[key]
-        if m == nil then return nil end
-        -- Tail calls: an error raised at level 2 in `m` points at the handle's caller.
-        local f = function(first, ...)
-            if rawequal(first, h) then return m(h, ...) end
-            return m(h, first, ...)
+    -- One maker per method, made once: a handle's function then holds its handle as its only
+    -- fresh upvalue (the method is the maker's, shared).
+    local makers = {}
+    for key, m in next, methods do
+        makers[key] = function(h)
+            -- Tail calls: an error raised at level 2 in `m` points at the handle's caller.
+            return function(first, ...)
+                if rawequal(first, h) then return m(h, ...) end
+                return m(h, first, ...)
+            end
         end
+    end
+    local function bind(h, key)
+        local make = makers[key]
+        if make == nil then return nil end
+        local f = make(h)
         rawset(h, key, f)
         return f
     end
@@ -205,10 +213,11 @@ project[2] = function(port, id, method, url, headers, body, address, remotePort)
         id = id, method = method, url = url, headers = headers, body = body, pos = 1,
         address = address, remotePort = remotePort, closed = false,
     }
+    -- The response's functions read only `id`: both handles share the one state.
     states[req] = rs
-    states[res] = { id = id }
+    states[res] = rs
     live[id] = rs
-    return pack("http_request", port, req, res)
+    return "http_request", port, req, res
 end
 
 -- The host calls this when it answered a request without the script (the deadline, shutdown):
@@ -256,19 +265,20 @@ function http.listen(port, callback)
     -- The request whose callback runs now: if the callback raises, the client learns at once
     -- that its request failed (500), and the error goes on. One pcall for the whole loop.
     local current
-    local done, err = pcall(function()
-        while true do
-            local e = pack(co_yield())
-            local name = e[1]
-            if name == "terminate" then error("Terminated", 0) end
-            if name == "server_stop" then return end
-            if name == "http_request" and e[2] == port then
-                current = e[4]
-                local stop = callback(e[3], current)
-                current = nil
-                if stop then return end
-            end
+    -- One event: true when the loop ends. (Its parameters as arguments: no table per event.)
+    local function serve(name, p, req, res)
+        if name == "terminate" then error("Terminated", 0) end
+        if name == "server_stop" then return true end
+        if name == "http_request" and p == port then
+            current = res
+            local stop = callback(req, res)
+            current = nil
+            if stop then return true end
         end
+        return false
+    end
+    local done, err = pcall(function()
+        repeat until serve(co_yield())
     end)
     if not done and current ~= nil then
         -- The response's id, if Craft made this handle (a script may queue a look-alike).
@@ -357,17 +367,17 @@ local function newClient(id, cid)
 end
 
 project[3] = function(port, id)
-    return pack("websocket_server_connect", port, newClient(id, clientID(id)))
+    return "websocket_server_connect", port, newClient(id, clientID(id))
 end
 
 project[4] = function(id, data, binary)
-    return pack("websocket_server_message", clientID(id), data, binary)
+    return "websocket_server_message", clientID(id), data, binary
 end
 
 project[5] = function(id, reason, code)
     local ud = clientID(id)
     clientIDs[id] = nil
-    return pack("websocket_server_closed", ud, reason, code)
+    return "websocket_server_closed", ud, reason, code
 end
 
 -- The server handle: listen, close, and Craft's getPort (the port, useful after asking for 0).
@@ -483,20 +493,20 @@ local answerMeta = handleMeta(answer)
 
 -- kind 6: http_success(url, handle) or http_failure(url, message[, handle])
 project[6] = function(url, binary, message, status, reason, headers, body)
-    if status == nil then return pack("http_failure", url, message) end
+    if status == nil then return "http_failure", url, message end
     local h = setmetatable({}, answerMeta)
     states[h] = {
         body = body, pos = 1, closed = false, binary = binary, status = status, reason = reason,
         headers = headers,
     }
-    if message == nil then return pack("http_success", url, h) end
-    return pack("http_failure", url, message, h)
+    if message == nil then return "http_success", url, h end
+    return "http_failure", url, message, h
 end
 
 -- kind 7: http_check(url, ok[, message])
 project[7] = function(url, ok, message)
-    if ok then return pack("http_check", url, true) end
-    return pack("http_check", url, false, message)
+    if ok then return "http_check", url, true end
+    return "http_check", url, false, message
 end
 
 -- Starts a request from http.request's, get's or post's arguments: ok, message, raise.
@@ -590,10 +600,10 @@ local function newSocket(url, id)
     return h
 end
 
-project[8] = function(url, id) return pack("websocket_success", url, newSocket(url, id)) end
-project[9] = function(url, reason) return pack("websocket_failure", url, reason) end
-project[10] = function(url, _, data, binary) return pack("websocket_message", url, data, binary) end
-project[11] = function(url, _, reason, code) return pack("websocket_closed", url, reason, code) end
+project[8] = function(url, id) return "websocket_success", url, newSocket(url, id) end
+project[9] = function(url, reason) return "websocket_failure", url, reason end
+project[10] = function(url, _, data, binary) return "websocket_message", url, data, binary end
+project[11] = function(url, _, reason, code) return "websocket_closed", url, reason, code end
 
 local function connect(url, headers)
     local timeout
