@@ -1053,8 +1053,9 @@ type Shell(options: ShellOptions, sink: Action<Input>) =
         let p = Pending(request, options.Clock.Invoke())
         p.Context <- context
         p.Upgrade <- upgrade
-        // Kestrel's own continuation runs where this completes: on the computer's thread for a
-        // whole response, which then ends the request there too.
+        // Kestrel's own continuation runs where this completes: where the answer was written
+        // (the computer's thread for a whole response while no other request waits for it, the
+        // pool otherwise; see `Pending.Write` and `Send`).
         p.Completion <- TaskCompletionSource()
         pending[id] <- p
 
