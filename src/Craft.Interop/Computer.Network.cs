@@ -55,7 +55,8 @@ internal sealed class ResponseState
 {
     public int Status = 200;
     public string Reason = "";
-    public readonly List<KeyValuePair<string, string[]>> Headers = new();
+    /// <summary>The headers the script set, in order (null until it sets one: most set none).</summary>
+    public List<KeyValuePair<string, string[]>>? Headers;
     public PooledBody? Body;
     public bool Streaming;
     public bool Closed;
@@ -65,6 +66,7 @@ internal sealed class ResponseState
 
     public void SetHeader(string name, string[] values)
     {
+        Headers ??= new();
         for (int i = 0; i < Headers.Count; i++)
         {
             if (string.Equals(Headers[i].Key, name, StringComparison.OrdinalIgnoreCase))
@@ -78,14 +80,19 @@ internal sealed class ResponseState
 
     public ResponseHead Head(bool complete)
     {
-        var lines = new List<KeyValuePair<string, string>>(Headers.Count);
+        if (Headers is null) return new ResponseHead(Status, Reason, []);
+        // A complete response's length is what was written, whatever the script said.
+        static bool Kept(string name, bool complete) =>
+            !(complete && string.Equals(name, "Content-Length", StringComparison.OrdinalIgnoreCase));
+        int count = 0;
         foreach (var (name, values) in Headers)
-        {
-            // A complete response's length is what was written, whatever the script said.
-            if (complete && string.Equals(name, "Content-Length", StringComparison.OrdinalIgnoreCase)) continue;
-            foreach (var value in values) lines.Add(new(name, value));
-        }
-        return new ResponseHead(Status, Reason, lines.ToArray());
+            if (Kept(name, complete)) count += values.Length;
+        var lines = new KeyValuePair<string, string>[count];
+        int at = 0;
+        foreach (var (name, values) in Headers)
+            if (Kept(name, complete))
+                foreach (var value in values) lines[at++] = new(name, value);
+        return new ResponseHead(Status, Reason, lines);
     }
 
     /// <summary>What was written so far and its owner (null when nothing was), handed over without

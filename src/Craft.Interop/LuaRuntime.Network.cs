@@ -181,7 +181,7 @@ internal sealed partial class LuaRuntime
             {
                 st.Status = 500;
                 st.Reason = "";
-                st.Headers.Clear();
+                st.Headers?.Clear();
                 st.Body?.Clear();
             }
             _computer.Apply(Craft.Input.NewCloseResponse(id));
@@ -227,7 +227,7 @@ internal sealed partial class LuaRuntime
                         l.RawSet(-3);
                     }
                     PushSpan(l, request.Body.Span);
-                    l.PushString(request.RemoteAddress);
+                    PushBytes(l, request.RemoteAddress);
                     l.PushInteger(request.RemotePort);
                 }
                 return 9;
