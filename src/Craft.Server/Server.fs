@@ -167,6 +167,8 @@ type private Pending(request: IncomingRequest, arrived: int64) =
     let mutable next: Outgoing = Unchecked.defaultof<_>
     let mutable later: Queue<Outgoing> = null
     let mutable reading = false
+    // The answer a wake on the pool delivers.
+    let mutable waking: Outgoing = Unchecked.defaultof<_>
 
     [<DefaultValue>]
     val mutable private Source: ManualResetValueTaskSourceCore<Outgoing>
@@ -216,14 +218,20 @@ type private Pending(request: IncomingRequest, arrived: int64) =
                     false)
 
         if wake then
-            this.Source.RunContinuationsAsynchronously <-
+            let stay =
                 match outgoing with
                 | Outgoing.Complete _
                 | Outgoing.Unavailable
-                | Outgoing.UpgradeRequired -> not here
-                | _ -> true
+                | Outgoing.UpgradeRequired -> here
+                | _ -> false
 
-            this.Source.SetResult outgoing
+            if stay then
+                this.Source.SetResult outgoing
+            else
+                // This object is the pool's work item (no wrapper allocated per hop): at most one
+                // wake is ever in flight, since the next waits for the reader to read again.
+                waking <- outgoing
+                ThreadPool.UnsafeQueueUserWorkItem(this, false) |> ignore
 
     /// The next answer, at once if it is there.
     member this.Read() : ValueTask<Outgoing> =
@@ -265,6 +273,12 @@ type private Pending(request: IncomingRequest, arrived: int64) =
 
         member this.OnCompleted(continuation, state, token, flags) =
             this.Source.OnCompleted(continuation, state, token, flags)
+
+    interface IThreadPoolWorkItem with
+        member this.Execute() =
+            let outgoing = waking
+            waking <- Unchecked.defaultof<_>
+            this.Source.SetResult outgoing
 
 /// An upgraded connection's stream with its frames followed both ways. When .NET's WebSocket
 /// disposes it while it is still in use, `abandoned` says whether that was an abort (a keep-alive
